@@ -1,0 +1,21 @@
+"""The MuJoCo grid of issue 5: RAT against PPO, TRPO and NPG, same budget, same seeds.
+
+Run it with `python benchmark/run_grid.py --grid benchmark/grids/mujoco.py`; every name below is
+read by run_grid.py (the jobs) and report.py (the order of the methods and the bar).
+"""
+
+# method name (it becomes --exp-name and the table's column) → script and its own flags
+METHODS = {
+    "rat": ["rat_continuous_action.py"],
+    "ppo": ["ppo_baseline.py"],
+    "trpo": ["trpo_baseline.py"],
+    "npg": ["trpo_baseline.py", "--no-line-search"],
+}
+ENVS = ["Hopper-v5", "HalfCheetah-v5", "Walker2d-v5"]
+SEEDS = [1, 2, 3]
+TOTAL_TIMESTEPS = 1_000_000
+# passed to every job: save the final policy and log its deterministic evaluation (eval/episodic_return)
+COMMON_FLAGS = ["--save-model"]
+
+# RAT.md §6: 1.2 × the better of SB3 PPO and sb3-contrib TRPO at 1M steps (mean of the last 20 episodes)
+BAR = {"Hopper-v5": 3206, "HalfCheetah-v5": 4832, "Walker2d-v5": 4573}

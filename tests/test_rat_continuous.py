@@ -1,0 +1,300 @@
+"""rat_continuous_action.py held to the oracles of RAT.md §4, and its command-line behaviour.
+
+The transform tests run in float64 on the script's own Actor (d = 4,418 parameters), so the only
+error left against a dense oracle is the solver's, not round-off."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import rat_continuous_action as rat
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OBS_DIM, ACT_DIM = 4, 2
+
+
+def policy_batch(n: int, seed: int = 0):
+    """An on-policy batch of the script's Actor in float64: observations, sampled actions, and
+    normalized advantages that depend on the actions (the realistic case of RAT.md §2)."""
+    torch.manual_seed(seed)
+    actor = rat.Actor(OBS_DIM, ACT_DIM).double()
+    with torch.no_grad():
+        actor.log_std.fill_(-0.5)
+        obs = torch.randn(n, OBS_DIM, dtype=torch.float64)
+        mean, log_std = actor(obs)
+        actions = mean + log_std.exp() * torch.randn_like(mean)
+    advantages = -(actions - obs[:, :ACT_DIM]).pow(2).sum(1) + 0.3 * torch.randn(n, dtype=torch.float64)
+    advantages = (advantages - advantages.mean()) / advantages.std()
+    scores = rat.make_score_fn(actor, obs, actions)(torch.arange(n))  # (N, d): small enough to form here
+    return actor, obs, actions, advantages, scores
+
+
+def fisher_solve(scores, advantages, lam):
+    """Oracle 1: g_λ = (SᵀS/N + λI)⁻¹ SᵀA/N in parameter space (d × d)."""
+    n, d = scores.shape
+    fisher = scores.T @ scores / n + lam * torch.eye(d, dtype=scores.dtype)
+    return torch.linalg.solve(fisher, scores.T @ advantages / n)
+
+
+def relative_error(x, y):
+    return ((x - y).norm() / y.norm()).item()
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return policy_batch(128)
+
+
+def test_score_fn_matches_single_sample_backprop(batch):
+    actor, obs, actions, _, scores = batch
+    for i in (0, 77):
+        log_prob = rat.gaussian_log_prob(*actor(obs[i : i + 1]), actions[i : i + 1]).sum()
+        expected = torch.cat([g.flatten() for g in torch.autograd.grad(log_prob, list(actor.parameters()))])
+        # vmap-of-grad and a single backward pass do the same float64 arithmetic in another order.
+        assert torch.allclose(scores[i], expected, rtol=1e-10, atol=1e-12)
+
+
+def test_dense_woodbury_matches_dense_fisher_solve(batch):
+    _, _, _, adv, scores = batch
+    for lam in (0.01, 0.1, 1.0):
+        natural_grad = scores.T @ rat.dense_transform(scores, adv, lam) / len(adv)
+        # Both are exact solves of the same system; float64 round-off on a condition number ≤ ~1e6.
+        assert relative_error(natural_grad, fisher_solve(scores, adv, lam)) < 1e-8
+
+
+def test_rat_matches_dense_fisher_solve(batch):
+    _, _, _, adv, scores = batch
+    lam = 0.1
+    transformed = rat.rat_transform(lambda idx: scores[idx], adv, lam, block_size=32, sweeps=60, generator=torch.Generator().manual_seed(0))
+    # 60 sweeps of a linearly converging solver: far below any error a training run would notice.
+    assert relative_error(scores.T @ transformed / len(adv), fisher_solve(scores, adv, lam)) < 1e-6
+
+
+def test_rat_error_decreases_with_sweeps(batch):
+    _, _, _, adv, scores = batch
+    lam, n = 0.1, len(adv)
+    exact = rat.dense_transform(scores, adv, lam)
+    system = scores @ scores.T / n + lam * torch.eye(n, dtype=torch.float64)
+
+    def energy_error(sweeps):  # ‖x − Ã‖_M, which every block projection can only shrink
+        x = rat.rat_transform(lambda idx: scores[idx], adv, lam, 32, sweeps, generator=torch.Generator().manual_seed(3))
+        return torch.sqrt((x - exact) @ system @ (x - exact)).item()
+
+    errors = [energy_error(s) for s in (1, 2, 4, 8)]
+    assert all(later < earlier for earlier, later in zip(errors, errors[1:])), errors
+    assert errors[-1] < 0.1 * errors[0], errors
+
+
+def test_one_full_block_is_exact(batch):
+    _, _, _, adv, scores = batch
+    exact = rat.dense_transform(scores, adv, 0.1)
+    for block_size in (len(adv), 10 * len(adv)):  # a block larger than the batch is the whole batch
+        one_step = rat.rat_transform(lambda idx: scores[idx], adv, 0.1, block_size, sweeps=1)
+        assert relative_error(one_step, exact) < 1e-10  # one Cholesky solve of the same N × N system
+
+
+def test_blocks_that_do_not_divide_the_batch_still_converge():
+    _, _, _, adv, scores = policy_batch(100, seed=1)
+    exact = rat.dense_transform(scores, adv, 1.0)
+    transformed = rat.rat_transform(lambda idx: scores[idx], adv, 1.0, block_size=32, sweeps=40, generator=torch.Generator().manual_seed(0))
+    assert relative_error(transformed, exact) < 1e-6  # the last block of 4 samples is solved like any other
+
+
+def test_large_lambda_gives_the_vanilla_gradient(batch):
+    _, _, _, adv, scores = batch
+    lam = 1e8
+    transformed = rat.rat_transform(lambda idx: scores[idx], adv, lam, 32, sweeps=1)
+    # Ã = A/λ − SSᵀA/(Nλ²) + …: the correction is ‖SSᵀ/N‖/λ ≈ 1e-4 of A at λ = 1e8.
+    assert relative_error(lam * transformed, adv) < 1e-3
+    assert relative_error(scores.T @ (lam * transformed) / len(adv), scores.T @ adv / len(adv)) < 1e-3
+
+
+def test_fisher_quadratic_identity(batch):
+    _, _, _, adv, scores = batch
+    lam, n = 0.1, len(adv)
+    transformed = rat.dense_transform(scores, adv, lam)
+    natural_grad = scores.T @ transformed / n
+    fisher_quad = (scores @ natural_grad).pow(2).sum() / n  # ĝᵀFĝ = ‖Sĝ‖²/N
+    # Exact algebra once Ã solves the system: Sĝ = A − λÃ (RAT.md §1, checked there to 1e-15).
+    assert abs(fisher_quad - (adv - lam * transformed).pow(2).mean()) < 1e-10 * fisher_quad
+
+
+def test_backprop_equals_scores_transpose_transformed_adv(batch):
+    actor, obs, actions, adv, scores = batch
+    transformed = rat.rat_transform(rat.make_score_fn(actor, obs, actions), adv, 0.1, 32, sweeps=3)
+    loss = (transformed * rat.gaussian_log_prob(*actor(obs), actions)).mean()
+    backprop = torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(actor.parameters()))])
+    # Direct backpropagation: ∇θ mean(Ã log πθ) = SᵀÃ/N holds for any Ã, to float64 round-off.
+    assert relative_error(backprop, scores.T @ transformed / len(adv)) < 1e-10
+
+
+def test_score_product_is_scores_times_direction(batch):
+    actor, obs, actions, _, scores = batch
+    direction = [torch.randn_like(p) for p in actor.parameters()]
+    flat = torch.cat([v.flatten() for v in direction])
+    assert relative_error(rat.score_product(actor, obs, actions, direction), scores @ flat) < 1e-10
+
+
+def test_same_generator_gives_the_same_transform(batch):
+    _, _, _, adv, scores = batch
+    run = lambda: rat.rat_transform(lambda idx: scores[idx], adv, 0.1, 32, 2, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(run(), run())
+
+
+def test_npg_step_takes_the_target_kl_and_reports_the_exact_residual(batch):
+    actor, obs, actions, adv, scores = batch
+    before = [p.detach().clone() for p in actor.parameters()]
+    transformed = rat.dense_transform(scores, adv, 0.1)
+    stats = rat.npg_step(actor, obs, actions, adv, transformed, target_kl=0.01, line_search=True)
+    assert stats["accepted"] == 1.0 and 0 < stats["kl"] <= 0.01
+    assert stats["improvement"] > 0
+    # With the exact Ã, Sĝ = A − λÃ: the residual the training loop logs is zero up to round-off.
+    residual = (adv - stats["scores_direction"] - 0.1 * transformed).norm() / adv.norm()
+    assert residual < 1e-10
+    with torch.no_grad():
+        for p, p0 in zip(actor.parameters(), before):
+            p.copy_(p0)
+
+
+def test_npg_step_without_line_search_lands_near_the_target_kl(batch):
+    actor, obs, actions, adv, scores = batch
+    before = [p.detach().clone() for p in actor.parameters()]
+    stats = rat.npg_step(actor, obs, actions, adv, rat.dense_transform(scores, adv, 0.1), target_kl=1e-4, line_search=False)
+    # The step is sized by the empirical Fisher; the true KL is its expectation, close for small steps.
+    assert 0.2e-4 < stats["kl"] < 5e-4
+    with torch.no_grad():
+        for p, p0 in zip(actor.parameters(), before):
+            p.copy_(p0)
+
+
+def test_npg_step_puts_the_old_parameters_back_when_no_step_is_accepted(batch):
+    actor, obs, actions, adv, _ = batch
+    before = torch.cat([p.detach().flatten() for p in actor.parameters()])
+    # Ascending the negated advantage can never improve the surrogate in A.
+    stats = rat.npg_step(actor, obs, actions, adv, -adv, target_kl=0.01, line_search=True)
+    assert stats["accepted"] == 0.0
+    assert torch.equal(torch.cat([p.detach().flatten() for p in actor.parameters()]), before)
+
+
+def test_npg_step_refuses_a_non_finite_direction(batch):
+    actor, obs, actions, adv, _ = batch
+    with pytest.raises(FloatingPointError, match="rat-lambda"):
+        rat.npg_step(actor, obs, actions, adv, torch.full_like(adv, float("nan")), 0.01, True)
+
+
+def test_gae_matches_the_recursion_written_out():
+    rewards = torch.tensor([[1.0], [2.0], [3.0]])
+    values = torch.tensor([[0.5], [1.0], [1.5]])
+    dones = torch.tensor([[0.0], [1.0], [0.0]])  # the episode ends after step 1
+    gamma, lam = 0.9, 0.8
+    adv, returns = rat.compute_gae(rewards, values, dones, torch.tensor([2.0]), gamma, lam)
+    delta2 = 3.0 + gamma * 2.0 - 1.5
+    delta1 = 2.0 - 1.0  # no bootstrap across the episode's end
+    delta0 = 1.0 + gamma * 1.0 - 0.5
+    expected = torch.tensor([[delta0 + gamma * lam * delta1], [delta1], [delta2]])
+    assert torch.allclose(adv, expected) and torch.allclose(returns, expected + values)
+
+
+def test_obs_normalizer_matches_the_statistics_of_all_observations():
+    normalizer = rat.ObsNormalizer(3)
+    data = torch.randn(500, 3, dtype=torch.float64) * torch.tensor([1.0, 5.0, 0.1]) + 7
+    for chunk in data.split(37):
+        normalizer.update(chunk)
+    assert torch.allclose(normalizer.mean, data.mean(0), atol=1e-8)
+    assert torch.allclose(normalizer.var, data.var(0, unbiased=False), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------- end to end
+
+TINY = dict(env_id="InvertedPendulum-v5", num_steps=128, num_minibatches=4, update_epochs=2, total_timesteps=256, eval_episodes=2)
+
+
+def run_script(*flags, cwd, timeout=120):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "rat_continuous_action.py"), *flags], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def params_of(agent):
+    return torch.cat([p.detach().flatten() for p in agent.parameters()])
+
+
+def test_training_writes_events_and_a_checkpoint_that_resumes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = rat.train(rat.Args(**TINY, save_model=True))
+    run_dir = tmp_path / "runs" / first["run_name"]
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(run_dir))
+    assert first["global_step"] == 256 and all(map(torch.isfinite, torch.tensor(first["eval_returns"])))
+    resumed = rat.train(rat.Args(**dict(TINY, total_timesteps=512), resume=first["checkpoint"], save_model=True))
+    assert resumed["run_name"] == first["run_name"] and resumed["global_step"] == 512
+    assert not torch.equal(params_of(resumed["agent"]), params_of(first["agent"]))
+
+
+def test_same_seed_gives_identical_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runs = [rat.train(rat.Args(**TINY, seed=5)) for _ in range(2)]
+    assert runs[0]["episode_returns"] and runs[0]["episode_returns"] == runs[1]["episode_returns"]
+    assert torch.equal(params_of(runs[0]["agent"]), params_of(runs[1]["agent"]))
+
+
+@pytest.mark.parametrize("flags", [dict(update="ppo"), dict(transform="dense"), dict(transform="none", line_search=False)])
+def test_every_update_and_transform_trains(tmp_path, monkeypatch, flags):
+    monkeypatch.chdir(tmp_path)
+    result = rat.train(rat.Args(**TINY, **flags))
+    assert torch.isfinite(params_of(result["agent"])).all()
+
+
+def test_deepmind_control_state_task_trains(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = rat.train(rat.Args(**dict(TINY, env_id="dm_control/cartpole-balance-v0")))
+    assert result["global_step"] == 256 and torch.isfinite(params_of(result["agent"])).all()
+
+
+def test_saved_checkpoint_evaluates_like_the_live_agent(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = rat.train(rat.Args(**TINY, save_model=True))
+    live, _ = rat.evaluate(result["agent"], TINY["env_id"], 2, seed=rat.Args.seed + 1_000_000)
+    args = rat.Args(eval_checkpoint=result["checkpoint"], eval_episodes=2)
+    # The normalization statistics travel inside the agent's state: same policy, same returns.
+    assert rat.evaluate_checkpoint(args) == live == result["eval_returns"]
+    assert rat.evaluate_checkpoint(args) == live
+    assert (tmp_path / "runs" / result["run_name"] / "eval.csv").read_text().count("\n") == 4
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--rat-lambda", "0"], "--rat-lambda must be > 0"),
+    (["--rat-block-size", "0"], "--rat-block-size must be"),
+    (["--num-minibatches", "7"], "must divide into --num-minibatches 7"),
+    (["--env-id", "CartPole-v1"], "needs continuous (Box) actions"),
+    (["--env-id", "NoSuchTask-v0"], "unknown --env-id"),
+    (["--resume", "missing.pt"], "does not exist"),
+    (["--eval-checkpoint", "missing.pt"], "does not exist"),
+])
+def test_bad_input_stops_with_one_clear_sentence(tmp_path, flags, message):
+    result = run_script(*flags, cwd=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_checkpoint_of_another_env_or_a_corrupt_file_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    checkpoint = rat.train(rat.Args(**dict(TINY, total_timesteps=128), save_model=True))["checkpoint"]
+    result = run_script("--resume", checkpoint, "--env-id", "Hopper-v5", cwd=tmp_path)
+    assert result.returncode != 0 and "is a checkpoint of InvertedPendulum-v5" in result.stderr
+    (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
+    result = run_script("--eval-checkpoint", "corrupt.pt", cwd=tmp_path)
+    assert result.returncode != 0 and "not a readable checkpoint" in result.stderr
+
+
+def test_ctrl_c_saves_a_checkpoint(tmp_path):
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "rat_continuous_action.py"), "--env-id", "InvertedPendulum-v5",
+                                "--num-steps", "128", "--num-minibatches", "4", "--update-epochs", "1", "--total-timesteps", "1000000"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout.readline().startswith("step")  # training is under way
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 130 and "checkpoint of step" in out
+    [run_dir] = os.listdir(tmp_path / "runs")
+    assert (tmp_path / "runs" / run_dir / "checkpoint.pt").exists()
