@@ -231,7 +231,6 @@ def compute_gae(rewards, values, dones, next_value, gamma: float, gae_lambda: fl
     return advantages, advantages + values
 
 
-
 def minibatch_updates(agent: Agent, critic_optimizer, actor_optimizer, batch: dict, args: Args) -> dict:
     """Adam epochs over shuffled mini-batches: the critic on 0.5 (V(s) − R)² and the actor on the clipped surrogate
     −min(ρ A, clip(ρ, 1 ± ε) A), ρ = πθ(a|s) / πθ_old(a|s)."""

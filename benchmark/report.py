@@ -1,0 +1,199 @@
+"""Turn the runs of benchmark/run_grid.py into a CSV, a markdown table and learning curves.
+
+Reads every `{work_dir}/{job}/job.json` (method, env, seed, budget) and the TensorBoard events of
+the job's `runs/`, and writes to `{out_dir}/`:
+
+- returns.csv: one row per run: its final return, the mean of the raw environment returns of the
+  last 20 training episodes (the metric of RAT.md §6); its deterministic evaluation,
+  eval/episodic_return (logged with --save-model), if present; the environment steps reached; the
+  wall-clock seconds from the start of training to its last logged iteration; and whether the job
+  finished (done.json).
+- table.md: per env and budget, mean ± std over seeds (sample std) of each method's final
+  return, "(n)" the number of seeds; a second table for the deterministic evaluation.
+- {env}_{budget}.png: learning curves, return against environment steps and against wall-clock
+  minutes, one line per method: the mean over seeds of each run's trailing mean of 20 episodes,
+  interpolated onto a common grid spanning the range every seed covers; the band is ± one std over seeds.
+
+Only finished jobs enter the table and the plots; the CSV lists the others too, marked.
+
+Usage:  python benchmark/report.py --bar      (--bar adds RAT.md §6's bar, read from the grid file)
+"""
+
+import csv
+import json
+import os
+import runpy
+import sys
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import tyro
+from run_grid import steps_label
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+
+@dataclass
+class Args:
+    work_dir: str = "benchmark/work"
+    """where run_grid.py put the jobs"""
+    out_dir: str = "benchmark/results"
+    """where returns.csv, table.md and the PNGs go"""
+    grid: Optional[str] = "benchmark/grids/mujoco.py"
+    """grid file giving the order of the methods (METHODS) and the bar (BAR); none: alphabetical, no bar"""
+    bar: bool = False
+    """if toggled, add the grid file's BAR (RAT.md §6: 1.2 × the better baseline) as a column of the table"""
+    filter: tuple[str, ...] = ()
+    """report only jobs whose name contains one of these patterns (shell wildcards allowed)"""
+    last_episodes: int = 20
+    """the final return is the mean of this many last training episodes; the curves' smoothing window"""
+
+
+def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """y_i = mean(values[i − window + 1 … i]), fewer at the start."""
+    sums = np.concatenate([[0.0], np.cumsum(values)])
+    ends = np.arange(1, len(values) + 1)
+    counts = np.minimum(ends, window)
+    return (sums[ends] - sums[ends - counts]) / counts
+
+
+def read_run(job_dir: Path, last_episodes: int) -> Optional[dict]:
+    """A job's metadata, final returns and learning curve; None if it has not logged anything yet."""
+    meta = json.loads((job_dir / "job.json").read_text())
+    run_dirs = sorted(path for path in (job_dir / "runs").glob("*") if path.is_dir())
+    if not run_dirs:
+        return None
+    if len(run_dirs) > 1:
+        print(f"warning: {job_dir} holds {len(run_dirs)} runs; reading the last, {run_dirs[-1].name}")
+    events = EventAccumulator(str(run_dirs[-1]), size_guidance={"scalars": 0})  # 0: keep every point
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    start = events.FirstEventTimestamp()
+    training = [event for tag in tags if not tag.startswith("eval/") for event in events.Scalars(tag)]
+    if not training:
+        return None
+    episodes = events.Scalars("charts/episodic_return") if "charts/episodic_return" in tags else []
+    returns = np.array([event.value for event in episodes])
+    return dict(
+        job=job_dir.name,
+        method=meta["method"],
+        env_id=meta["env_id"],
+        seed=meta["seed"],
+        total_timesteps=meta["total_timesteps"],
+        steps=max(event.step for event in training),
+        finished=(job_dir / "done.json").exists(),
+        last_return=float(returns[-last_episodes:].mean()) if len(returns) else float("nan"),
+        eval_return=events.Scalars("eval/episodic_return")[-1].value if "eval/episodic_return" in tags else float("nan"),
+        wall_seconds=max(event.wall_time for event in training) - start,
+        curve_steps=np.array([event.step for event in episodes]),
+        curve_minutes=np.array([(event.wall_time - start) / 60 for event in episodes]),
+        curve_returns=trailing_mean(returns, last_episodes) if len(returns) else returns,
+    )
+
+
+def write_csv(runs: list[dict], path: Path) -> None:
+    columns = ["method", "env_id", "seed", "total_timesteps", "steps", "finished", "last_return", "eval_return", "wall_seconds", "job"]
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(columns)
+        for run in runs:
+            out.writerow([round(run[c], 1) if isinstance(run[c], float) else run[c] for c in columns])
+
+
+def mean_std_cell(values: list[float]) -> str:
+    """'mean ± std (n)' over seeds, sample std; '–' when no seed has the value."""
+    values = [v for v in values if not np.isnan(v)]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.0f} (1)"
+    return f"{np.mean(values):.0f} ± {np.std(values, ddof=1):.0f} ({len(values)})"
+
+
+def markdown_table(groups: dict, methods: list[str], key: str, bar: Optional[dict]) -> str:
+    header = ["env", "steps"] + methods + (["bar (RAT.md §6)"] if bar is not None else [])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (env_id, steps), by_method in groups.items():
+        cells = [env_id, steps_label(steps)] + [mean_std_cell([run[key] for run in by_method.get(m, [])]) for m in methods]
+        if bar is not None:
+            cells.append(f"≥ {bar[env_id]}" if env_id in bar else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def band(xs: list[np.ndarray], ys: list[np.ndarray], points: int = 200):
+    """Mean and std over seeds of curves interpolated onto one grid over the x range every seed covers."""
+    grid = np.linspace(max(x[0] for x in xs), min(x[-1] for x in xs), points)
+    curves = np.array([np.interp(grid, x, y) for x, y in zip(xs, ys)])  # (seeds, points)
+    return grid, curves.mean(0), curves.std(0, ddof=1 if len(curves) > 1 else 0)
+
+
+def plot_env(env_id: str, steps: int, by_method: dict, methods: list[str], path: Path) -> None:
+    """Return vs environment steps (left) and vs wall-clock minutes (right), one line and band per method."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colors = plt.get_cmap("tab10")
+    for index, method in enumerate(methods):
+        runs = [run for run in by_method.get(method, []) if len(run["curve_returns"]) > 1]
+        if not runs:
+            continue
+        for ax, x_key in zip(axes, ("curve_steps", "curve_minutes")):
+            grid, mean, std = band([run[x_key] for run in runs], [run["curve_returns"] for run in runs])
+            ax.plot(grid, mean, color=colors(index), label=f"{method} ({len(runs)} seeds)")
+            ax.fill_between(grid, mean - std, mean + std, color=colors(index), alpha=0.2)
+    axes[0].set_xlabel("environment steps")
+    axes[1].set_xlabel("wall-clock minutes (one thread per run)")
+    for ax in axes:
+        ax.set_ylabel("episodic return (mean of last 20)")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.suptitle(f"{env_id}, {steps_label(steps)} steps: mean ± std over seeds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(args: Args) -> None:
+    grid = runpy.run_path(args.grid) if args.grid and os.path.isfile(args.grid) else {}
+    if args.bar and "BAR" not in grid:
+        sys.exit(f"error: --bar needs a grid file that defines BAR; {args.grid!r} does not.")
+    job_dirs = sorted(path.parent for path in Path(args.work_dir).glob("*/job.json"))
+    job_dirs = [d for d in job_dirs if not args.filter or any(fnmatch(d.name, f"*{p}*") for p in args.filter)]
+    runs = [run for run in (read_run(d, args.last_episodes) for d in job_dirs) if run is not None]
+    if not runs:
+        sys.exit(f"error: no run with TensorBoard events under {args.work_dir}/; start one with benchmark/run_grid.py.")
+    unfinished = [run["job"] for run in runs if not run["finished"]]
+    if unfinished:
+        print(f"left out of the table and plots, not finished: {', '.join(unfinished)}")
+
+    grid_methods = list(grid.get("METHODS", {}))
+    found = {run["method"] for run in runs}
+    methods = [m for m in grid_methods if m in found] + sorted(found - set(grid_methods))
+    groups = {}  # (env, budget) → method → finished runs
+    for run in sorted(runs, key=lambda run: (run["env_id"], run["total_timesteps"], run["seed"])):
+        if run["finished"]:
+            groups.setdefault((run["env_id"], run["total_timesteps"]), {}).setdefault(run["method"], []).append(run)
+
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(runs, out_dir / "returns.csv")
+    bar = grid.get("BAR", {}) if args.bar else None
+    text = [f"Mean ± std over seeds (n seeds in parentheses) of the mean raw return of the last {args.last_episodes} training episodes.\n",
+            markdown_table(groups, methods, "last_return", bar)]
+    if any(not np.isnan(run["eval_return"]) for run in runs):
+        text += ["\n\nDeterministic evaluation of the final policy (eval/episodic_return of --save-model), mean ± std over seeds.\n",
+                 markdown_table(groups, methods, "eval_return", None)]
+    (out_dir / "table.md").write_text("".join(text) + "\n")
+    for (env_id, steps), by_method in groups.items():
+        plot_env(env_id, steps, by_method, methods, out_dir / f"{env_id.replace('/', '_')}_{steps_label(steps)}.png")
+    print((out_dir / "table.md").read_text())
+    print(f"wrote {out_dir}/returns.csv ({len(runs)} runs), table.md and {len(groups)} learning-curve PNGs")
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))

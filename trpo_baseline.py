@@ -1,0 +1,587 @@
+"""TRPO and natural actor-critic — the natural-gradient baselines RAT is measured against, for continuous control.
+
+Both step along the natural gradient s ≈ (H + δ_d I)⁻¹ g, g = ∇θ mean(A · log πθ), found by conjugate gradient on
+Fisher-vector products: H is the Hessian of the mean KL(πθ_old ‖ πθ) at θ_old, the *expected* Fisher, obtained by
+double backpropagation (Schulman et al. 2015). The full step η s, η = sqrt(2δ / sᵀHs), is the step whose quadratic
+model of the KL equals δ. TRPO then backtracks until the true KL ≤ δ and the surrogate improves; with
+--no-line-search the full step is taken as it is: the natural policy gradient / natural actor-critic baseline.
+
+RAT takes the same step with H replaced by the empirical Fisher SᵀS/N and solved by the Woodbury identity instead
+of CG. The environment set-up, networks, critic training, logging and checkpoints are those of
+`rat_continuous_action.py`, so a comparison measures the policy step alone.
+
+Gymnasium MuJoCo (`HalfCheetah-v5`, ...) and DeepMind Control state tasks (`dm_control/cheetah-run-v0`).
+Usage:  python trpo_baseline.py --env-id Hopper-v5 --seed 1
+        python trpo_baseline.py --env-id Hopper-v5 --seed 1 --no-line-search --exp-name npg_baseline
+"""
+
+import csv
+import dataclasses
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for videos; set MUJOCO_GL to override
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import tyro
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
+from torch.utils.tensorboard import SummaryWriter
+
+
+@dataclass
+class Args:
+    # --- experiment ---
+    exp_name: str = "trpo_baseline"
+    """the name of this experiment (part of the run name)"""
+    seed: int = 1
+    """seed of the experiment: two CPU runs with the same seed give identical results"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = True
+    """if toggled, use a GPU when one is present (the CPU otherwise)"""
+    capture_video: bool = False
+    """if toggled, save videos of the agent (training env 0, or every evaluated episode) to `videos/`"""
+    save_model: bool = False
+    """if toggled, save a checkpoint at the end of training to `runs/{run_name}/checkpoint.pt` and evaluate it"""
+    checkpoint_every: int = 0
+    """save a checkpoint every this many iterations (0: never; Ctrl-C always saves one)"""
+    resume: Optional[str] = None
+    """path of a checkpoint to continue training from"""
+    eval_checkpoint: Optional[str] = None
+    """path of a checkpoint to evaluate instead of training"""
+    eval_episodes: int = 10
+    """number of episodes of an evaluation"""
+    eval_stochastic: bool = False
+    """if toggled, evaluation samples actions instead of taking the Gaussian mean"""
+
+    # --- environment ---
+    env_id: str = "HalfCheetah-v5"
+    """Gymnasium id of a continuous-action task: MuJoCo (`Hopper-v5`) or DeepMind Control (`dm_control/cheetah-run-v0`)"""
+    total_timesteps: int = 1_000_000
+    """total environment steps of the run"""
+    num_envs: int = 1
+    """number of parallel environments"""
+    num_steps: int = 2048
+    """steps per environment per rollout (the batch is num_envs * num_steps)"""
+    gamma: float = 0.99
+    """discount factor γ"""
+    gae_lambda: float = 0.95
+    """λ of generalized advantage estimation"""
+
+    # --- algorithm ---
+    max_kl: float = 0.01
+    """the KL divergence δ of a step: η = sqrt(2δ / sᵀHs), and the line search's bound"""
+    cg_iters: int = 10
+    """conjugate-gradient iterations for s ≈ (H + damping·I)⁻¹ g"""
+    cg_damping: float = 0.1
+    """damping added to the Fisher H in the conjugate-gradient solve"""
+    line_search: bool = True
+    """backtrack (halving) until the true KL ≤ δ and the surrogate improves; --no-line-search: natural actor-critic"""
+    line_search_steps: int = 10
+    """step sizes η, η/2, η/4, … the line search tries before it keeps the old policy"""
+    learning_rate: float = 3e-4
+    """Adam learning rate of the critic, linearly annealed"""
+    anneal_lr: bool = True
+    """if toggled, anneal the learning rate linearly to 0"""
+    update_epochs: int = 10
+    """epochs over the batch for the critic"""
+    num_minibatches: int = 32
+    """number of mini-batches per epoch"""
+    max_grad_norm: float = 0.5
+    """maximum norm of the Adam updates' gradients"""
+
+
+# ---------------------------------------------------------------------------- environment
+
+
+def make_env(env_id: str, video_folder: Optional[str] = None):
+    def thunk():
+        env = gym.make(env_id, render_mode="rgb_array" if video_folder else None)
+        if isinstance(env.observation_space, gym.spaces.Dict):  # DeepMind Control state tasks
+            env = gym.wrappers.FlattenObservation(env)
+        env = gym.wrappers.ClipAction(env)
+        if video_folder:
+            env = gym.wrappers.RecordVideo(env, video_folder, episode_trigger=lambda episode: True)
+        return env
+
+    return thunk
+
+
+def check_env_id(env_id: str) -> None:
+    """Stop with one sentence if `env_id` is not a continuous-action Gymnasium task."""
+    if env_id.startswith("dm_control/"):
+        import shimmy
+
+        gym.register_envs(shimmy)
+    try:
+        env = gym.make(env_id)
+    except gym.error.Error as error:
+        sys.exit(f"error: unknown --env-id {env_id!r} ({error}); try HalfCheetah-v5 or dm_control/cheetah-run-v0.")
+    action_space = env.action_space
+    env.close()
+    if not isinstance(action_space, gym.spaces.Box):
+        sys.exit(f"error: --env-id {env_id!r} has {action_space} actions; this script needs continuous (Box) actions.")
+
+
+def make_envs(args: Args, run_name: str):
+    """Vector env that auto-resets within the step; raw episode returns, then reward scaling and clipping."""
+    video_folder = f"videos/{run_name}" if args.capture_video else None
+    envs = gym.vector.SyncVectorEnv(
+        [make_env(args.env_id, video_folder if i == 0 else None) for i in range(args.num_envs)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
+    reward_scaler = envs = gym.wrappers.vector.NormalizeReward(envs, gamma=args.gamma)
+    envs = gym.wrappers.vector.ClipReward(envs, -10.0, 10.0)
+    return envs, reward_scaler
+
+
+# ---------------------------------------------------------------------------- networks
+
+
+def layer_init(layer: nn.Linear, std: float = math.sqrt(2), bias_const: float = 0.0) -> nn.Linear:
+    torch.nn.init.orthogonal_(layer.weight, std)
+    torch.nn.init.constant_(layer.bias, bias_const)
+    return layer
+
+
+def mlp(in_dim: int, out_dim: int, out_std: float) -> nn.Sequential:
+    return nn.Sequential(
+        layer_init(nn.Linear(in_dim, 64)), nn.Tanh(),
+        layer_init(nn.Linear(64, 64)), nn.Tanh(),
+        layer_init(nn.Linear(64, out_dim), std=out_std),
+    )
+
+
+class ObsNormalizer(nn.Module):
+    """Running mean and variance of observations; normalizes and clips to [-10, 10].
+
+    Kept as buffers of the agent, so every checkpoint carries the statistics its policy was trained on."""
+
+    def __init__(self, obs_dim: int, epsilon: float = 1e-8):
+        super().__init__()
+        self.epsilon = epsilon
+        self.register_buffer("mean", torch.zeros(obs_dim, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(obs_dim, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(epsilon, dtype=torch.float64))
+
+    def update(self, obs: torch.Tensor) -> None:
+        """Chan et al.'s parallel update of mean and variance with a batch (B, obs_dim)."""
+        obs = obs.double()
+        batch_mean, batch_var, batch_count = obs.mean(0), obs.var(0, unbiased=False), obs.shape[0]
+        delta, total = batch_mean - self.mean, self.count + batch_count
+        self.mean += delta * batch_count / total
+        self.var.copy_((self.var * self.count + batch_var * batch_count + delta**2 * self.count * batch_count / total) / total)
+        self.count.copy_(total)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return ((obs.double() - self.mean) / torch.sqrt(self.var + self.epsilon)).clamp(-10, 10).float()
+
+
+class Actor(nn.Module):
+    """Diagonal Gaussian policy πθ(a|s) = N(μθ(s), diag(σ²)) with a state-independent log σ."""
+
+    def __init__(self, obs_dim: int, act_dim: int):
+        super().__init__()
+        self.mean = mlp(obs_dim, act_dim, out_std=0.01)
+        self.log_std = nn.Parameter(torch.zeros(act_dim))
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = self.mean(obs)
+        return mean, self.log_std.expand_as(mean)
+
+
+class Agent(nn.Module):
+    """Separate actor and critic MLPs (64-64 tanh) over normalized observations."""
+
+    def __init__(self, obs_dim: int, act_dim: int):
+        super().__init__()
+        self.obs_normalizer = ObsNormalizer(obs_dim)
+        self.actor = Actor(obs_dim, act_dim)
+        self.critic = mlp(obs_dim, 1, out_std=1.0)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.critic(obs).squeeze(-1)
+
+
+def gaussian_log_prob(mean: torch.Tensor, log_std: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    """log π(a|s) = Σ_j −(a_j − μ_j)² / (2σ_j²) − log σ_j − ½ log 2π, summed over action dimensions."""
+    return (-0.5 * ((action - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+def gaussian_kl(mean0, log_std0, mean1, log_std1) -> torch.Tensor:
+    """KL(π0 ‖ π1) per state = Σ_j log σ1/σ0 + (σ0² + (μ0 − μ1)²) / (2σ1²) − ½."""
+    var0, var1 = (2 * log_std0).exp(), (2 * log_std1).exp()
+    return (log_std1 - log_std0 + (var0 + (mean0 - mean1) ** 2) / (2 * var1) - 0.5).sum(-1)
+
+
+# ---------------------------------------------------------------------------- the algorithm
+
+
+def compute_gae(rewards, values, dones, next_value, gamma: float, gae_lambda: float):
+    """Generalized advantage estimation over a rollout of shape (T, num_envs).
+
+    δ_t = r_t + γ V(s_{t+1})(1 − d_t) − V(s_t),  Â_t = δ_t + γλ(1 − d_t) Â_{t+1};  d_t = 1 if the episode ended at t.
+    Returns (advantages, returns = advantages + values)."""
+    advantages = torch.zeros_like(rewards)
+    last_gae = torch.zeros_like(next_value)
+    for t in reversed(range(rewards.shape[0])):
+        next_values = next_value if t == rewards.shape[0] - 1 else values[t + 1]
+        not_done = 1.0 - dones[t]
+        delta = rewards[t] + gamma * next_values * not_done - values[t]
+        last_gae = delta + gamma * gae_lambda * not_done * last_gae
+        advantages[t] = last_gae
+    return advantages, advantages + values
+
+
+def fisher_vector_product(actor: Actor, obs: torch.Tensor, vector: torch.Tensor, damping: float) -> torch.Tensor:
+    """(H + damping·I) v with H = ∇²θ mean_i KL(πθ_old(·|s_i) ‖ πθ(·|s_i)) at θ = θ_old, by double backpropagation.
+
+    H is the expected Fisher, mean_i E_{a~π(·|s_i)}[∇log π ∇log πᵀ]: for the diagonal Gaussian, J_iᵀ diag(1/σ²) J_i on
+    the mean's Jacobian J_i and 2 on each log σ_j. It is not the empirical Fisher SᵀS/N that RAT inverts; the two
+    agree only in expectation. `vector` and the product are flat, (d,), in the order of actor.parameters()."""
+    params = list(actor.parameters())
+    mean, log_std = actor(obs)
+    # π_old is πθ held constant, so the KL and its gradient vanish at θ_old and its Hessian is the Fisher.
+    kl = gaussian_kl(mean.detach(), log_std.detach(), mean, log_std).mean()
+    kl_grad = parameters_to_vector(torch.autograd.grad(kl, params, create_graph=True))  # (d,)
+    return parameters_to_vector(torch.autograd.grad(kl_grad @ vector, params)) + damping * vector  # (d,)
+
+
+def conjugate_gradient(matvec, b: torch.Tensor, iters: int, residual_tol: float = 1e-10) -> torch.Tensor:
+    """x ≈ M⁻¹ b for a symmetric positive-definite M known only through `matvec(v)` = M v, starting at x = 0:
+
+        α = rᵀr / pᵀMp,   x ← x + αp,   r ← r − αMp,   p ← r + (r_newᵀr_new / rᵀr) p.
+
+    Exact after at most d iterations; TRPO truncates at about 10, which also regularizes the step. Stops early once
+    ‖r‖² ≤ residual_tol · ‖b‖²."""
+    x = torch.zeros_like(b)
+    residual, direction = b.clone(), b.clone()
+    residual_sq, target_sq = residual @ residual, residual_tol * (b @ b)
+    for _ in range(iters):
+        if residual_sq <= target_sq:  # also b = 0, where the next α would be 0/0
+            break
+        product = matvec(direction)
+        curvature = direction @ product
+        if curvature <= 0:  # M is only positive semi-definite along p (no damping): stop before dividing by 0
+            break
+        alpha = residual_sq / curvature
+        x += alpha * direction
+        residual -= alpha * product
+        new_residual_sq = residual @ residual
+        direction = residual + (new_residual_sq / residual_sq) * direction
+        residual_sq = new_residual_sq
+    return x
+
+
+def line_search(actor: Actor, obs, actions, advantages, direction: torch.Tensor, step_size: float, max_kl: float, steps: int) -> dict:
+    """θ ← θ_old + 0.5^k η s for the first k < `steps` with mean KL(πθ_old ‖ πθ) ≤ δ and an improved surrogate
+    L(θ) = mean(πθ(a|s) / πθ_old(a|s) · A) > L(θ_old) = mean(A). If no k passes, θ_old is put back.
+    steps = 0: no line search (natural actor-critic), the full step η s is taken unchecked."""
+    params = list(actor.parameters())
+    old_params = parameters_to_vector(params).detach()
+    with torch.no_grad():
+        old_mean, old_log_std = actor(obs)
+        old_log_prob = gaussian_log_prob(old_mean, old_log_std, actions)
+    for backtrack in range(max(steps, 1)):
+        fraction = 0.5**backtrack
+        vector_to_parameters(old_params + fraction * step_size * direction, params)
+        with torch.no_grad():
+            mean, log_std = actor(obs)
+            kl = gaussian_kl(old_mean, old_log_std, mean, log_std).mean().item()
+            improvement = ((gaussian_log_prob(mean, log_std, actions) - old_log_prob).exp() * advantages).mean().item() - advantages.mean().item()
+        if steps == 0 or (kl <= max_kl and improvement > 0):
+            return dict(kl=kl, improvement=improvement, step_size=fraction * step_size, accepted=1.0, backtracks=backtrack)
+    vector_to_parameters(old_params, params)
+    return dict(kl=0.0, improvement=0.0, step_size=0.0, accepted=0.0, backtracks=steps)
+
+
+def trpo_step(actor: Actor, obs, actions, advantages, max_kl: float, cg_iters: int, cg_damping: float, line_search_steps: int) -> dict:
+    """One natural-gradient step: s ≈ (H + damping·I)⁻¹ g by `cg_iters` CG iterations, g = ∇θ mean(A · log πθ),
+    full step size η = sqrt(2δ / sᵀHs) (the KL's quadratic model ½ η² sᵀHs equals δ), then `line_search`."""
+    params = list(actor.parameters())
+    policy_grad = parameters_to_vector(torch.autograd.grad((advantages * gaussian_log_prob(*actor(obs), actions)).mean(), params))  # g, (d,)
+    direction = conjugate_gradient(lambda v: fisher_vector_product(actor, obs, v, cg_damping), policy_grad, cg_iters)  # s, (d,)
+    fisher_direction = fisher_vector_product(actor, obs, direction, 0.0)  # H s, (d,)
+    fisher_quad = direction @ fisher_direction
+    if not torch.isfinite(fisher_quad):
+        raise FloatingPointError("the natural-gradient direction is not finite; raise --cg-damping or lower --max-kl.")
+    step_size = torch.sqrt(2 * max_kl / fisher_quad).item() if fisher_quad > 0 else 0.0
+    # How far CG got: ‖(H + damping·I) s − g‖ / ‖g‖, free since Hs is at hand.
+    relative_residual = ((fisher_direction + cg_damping * direction - policy_grad).norm() / policy_grad.norm()).item()
+    stats = line_search(actor, obs, actions, advantages, direction, step_size, max_kl, line_search_steps)
+    return dict(stats, fisher_quad=fisher_quad.item(), relative_residual=relative_residual)
+
+
+def minibatch_updates(agent: Agent, critic_optimizer, batch: dict, args: Args) -> dict:
+    """Adam epochs over shuffled mini-batches of the critic on 0.5 (V(s) − R)²."""
+    batch_size = batch["obs"].shape[0]
+    minibatch_size = batch_size // args.num_minibatches
+    value_losses = []
+    for _ in range(args.update_epochs):
+        for mb in torch.randperm(batch_size, device=batch["obs"].device).split(minibatch_size):
+            value_loss = 0.5 * (agent.value(batch["obs"][mb]) - batch["returns"][mb]).pow(2).mean()
+            critic_optimizer.zero_grad()
+            value_loss.backward()
+            nn.utils.clip_grad_norm_(agent.critic.parameters(), args.max_grad_norm)
+            critic_optimizer.step()
+            value_losses.append(value_loss.item())
+    return dict(value_loss=float(np.mean(value_losses)))
+
+
+# ---------------------------------------------------------------------------- checkpoints and evaluation
+
+
+def save_checkpoint(path: str, agent, critic_optimizer, reward_scaler, args: Args, run_name: str, global_step: int, iteration: int) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    checkpoint = {
+        "script": "trpo_baseline",
+        "env_id": args.env_id,
+        "run_name": run_name,
+        "args": dataclasses.asdict(args),
+        "global_step": global_step,
+        "iteration": iteration,
+        "agent": agent.state_dict(),
+        "critic_optimizer": critic_optimizer.state_dict(),
+        "actor_optimizer": None,  # the actor moves by natural-gradient steps, not Adam
+        "return_rms": {k: torch.as_tensor(getattr(reward_scaler.return_rms, k)) for k in ("mean", "var", "count")},
+        "torch_rng": torch.get_rng_state(),
+    }
+    torch.save(checkpoint, path + ".tmp")
+    os.replace(path + ".tmp", path)  # never leave a half-written checkpoint behind
+
+
+def load_checkpoint(path: str, env_id: Optional[str] = None) -> dict:
+    """Load a checkpoint of this script, stopping with one sentence if it is missing, corrupt or of another env."""
+    if not os.path.isfile(path):
+        sys.exit(f"error: checkpoint {path!r} does not exist.")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        sys.exit(f"error: {path!r} is not a readable checkpoint ({type(error).__name__}).")
+    script = checkpoint.get("script") if isinstance(checkpoint, dict) else None
+    if script != "trpo_baseline":
+        hint = f" but by {script}.py; use that script" if isinstance(script, str) else ""
+        sys.exit(f"error: {path!r} was not written by trpo_baseline.py{hint}.")
+    if env_id is not None and checkpoint["env_id"] != env_id:
+        sys.exit(f"error: {path!r} is a checkpoint of {checkpoint['env_id']}, not of --env-id {env_id}; pass --env-id {checkpoint['env_id']}.")
+    return checkpoint
+
+
+def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, deterministic: bool = True, video_folder: Optional[str] = None):
+    """Undiscounted returns and lengths of `episodes` episodes, normalization frozen, on seeds seed, seed+1, …"""
+    env = make_env(env_id, video_folder)()
+    device = next(agent.parameters()).device
+    returns, lengths = [], []
+    for episode in range(episodes):
+        raw_obs, _ = env.reset(seed=seed + episode)
+        done, episode_return, episode_length = False, 0.0, 0
+        while not done:
+            with torch.no_grad():
+                obs = agent.obs_normalizer(torch.as_tensor(raw_obs, device=device)[None])
+                mean, log_std = agent.actor(obs)
+                action = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
+            raw_obs, reward, terminated, truncated, _ = env.step(action[0].cpu().numpy())
+            done, episode_return, episode_length = terminated or truncated, episode_return + float(reward), episode_length + 1
+        returns.append(episode_return)
+        lengths.append(episode_length)
+    env.close()
+    return returns, lengths
+
+
+def run_evaluation(agent, args: Args, env_id: str, out_dir: str, writer: Optional[SummaryWriter], global_step: int) -> list:
+    """Evaluate on seeds disjoint from training's; print, log to TensorBoard and append to `{out_dir}/eval.csv`."""
+    started = time.time()
+    video_folder = os.path.join(out_dir, "eval_videos") if args.capture_video else None
+    returns, lengths = evaluate(agent, env_id, args.eval_episodes, args.seed + 1_000_000, not args.eval_stochastic, video_folder)
+    seconds = time.time() - started
+    print(f"eval {env_id}: return {np.mean(returns):.1f} ± {np.std(returns):.1f}, length {np.mean(lengths):.0f} over {len(returns)} episodes ({seconds:.1f} s)")
+    if writer is not None:
+        writer.add_scalar("eval/episodic_return", np.mean(returns), global_step)
+        writer.add_scalar("eval/episodic_length", np.mean(lengths), global_step)
+    os.makedirs(out_dir, exist_ok=True)
+    csv_path = os.path.join(out_dir, "eval.csv")
+    new_file = not os.path.exists(csv_path)
+    with open(csv_path, "a", newline="") as f:
+        out = csv.writer(f)
+        if new_file:
+            out.writerow(["env_id", "global_step", "episodes", "deterministic", "return_mean", "return_std", "length_mean", "seconds"])
+        out.writerow([env_id, global_step, len(returns), not args.eval_stochastic, np.mean(returns), np.std(returns), np.mean(lengths), round(seconds, 2)])
+    return returns
+
+
+# ---------------------------------------------------------------------------- training
+
+
+def check_args(args: Args) -> None:
+    """Stop with one sentence for a flag no run can use."""
+    batch_size = args.num_envs * args.num_steps
+    problems = [
+        (args.max_kl <= 0, f"--max-kl must be > 0 (got {args.max_kl}); δ = 0.01 is the default."),
+        (args.cg_iters < 1, f"--cg-iters must be ≥ 1 (got {args.cg_iters})."),
+        (args.cg_damping < 0, f"--cg-damping must be ≥ 0 (got {args.cg_damping}); 0.1 is the default."),
+        (args.line_search_steps < 1, f"--line-search-steps must be ≥ 1 (got {args.line_search_steps}); use --no-line-search to take the full step."),
+        (args.learning_rate <= 0, f"--learning-rate must be > 0 (got {args.learning_rate})."),
+        (args.update_epochs < 1, f"--update-epochs must be ≥ 1 (got {args.update_epochs})."),
+        (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be ≥ 1."),
+        (args.num_minibatches < 1 or batch_size % args.num_minibatches, f"the batch of {batch_size} samples (--num-envs × --num-steps) must divide into --num-minibatches {args.num_minibatches}."),
+        (args.total_timesteps < batch_size, f"--total-timesteps {args.total_timesteps} is less than one batch of {batch_size} samples."),
+        (args.eval_episodes < 1, "--eval-episodes must be ≥ 1."),
+        (args.checkpoint_every < 0, "--checkpoint-every must be ≥ 0."),
+    ]
+    for failed, message in problems:
+        if failed:
+            sys.exit(f"error: {message}")
+
+
+def train(args: Args) -> dict:
+    check_args(args)
+    checkpoint = load_checkpoint(args.resume, args.env_id) if args.resume else None
+    check_env_id(args.env_id)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+
+    run_name = checkpoint["run_name"] if checkpoint else f"{args.env_id.replace('/', '_')}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run_dir = f"runs/{run_name}"
+    envs, reward_scaler = make_envs(args, run_name)
+    obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
+    agent = Agent(obs_dim, act_dim).to(device)
+    critic_optimizer = torch.optim.Adam(agent.critic.parameters(), lr=args.learning_rate, eps=1e-5)
+    batch_size = args.num_envs * args.num_steps
+    num_iterations = args.total_timesteps // batch_size
+    global_step, start_iteration = 0, 1
+    if checkpoint:
+        agent.load_state_dict(checkpoint["agent"])
+        critic_optimizer.load_state_dict(checkpoint["critic_optimizer"])
+        for key, value in checkpoint["return_rms"].items():
+            setattr(reward_scaler.return_rms, key, value.numpy())
+        torch.set_rng_state(checkpoint["torch_rng"])
+        global_step, start_iteration = checkpoint["global_step"], checkpoint["iteration"] + 1
+        print(f"resumed {run_name} at step {global_step}")
+
+    writer = SummaryWriter(run_dir)
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
+
+    def checkpoint_now(iteration: int) -> str:
+        path = f"{run_dir}/checkpoint.pt"
+        save_checkpoint(path, agent, critic_optimizer, reward_scaler, args, run_name, global_step, iteration)
+        return path
+
+    obs = torch.zeros((args.num_steps, args.num_envs, obs_dim), device=device)
+    actions = torch.zeros((args.num_steps, args.num_envs, act_dim), device=device)
+    log_probs, rewards, dones, values = (torch.zeros((args.num_steps, args.num_envs), device=device) for _ in range(4))
+    raw_obs, _ = envs.reset(seed=args.seed + global_step)  # a resumed run continues on fresh episodes
+    agent.obs_normalizer.update(torch.as_tensor(raw_obs, device=device))
+    next_obs = agent.obs_normalizer(torch.as_tensor(raw_obs, device=device))
+    episode_returns, start_time, start_step, last_print = [], time.time(), global_step, 0.0
+    iteration = start_iteration - 1
+    try:
+        for iteration in range(start_iteration, num_iterations + 1):
+            if args.anneal_lr:
+                critic_optimizer.param_groups[0]["lr"] = (1.0 - (iteration - 1.0) / num_iterations) * args.learning_rate
+
+            for step in range(args.num_steps):
+                global_step += args.num_envs
+                obs[step] = next_obs
+                with torch.no_grad():
+                    mean, log_std = agent.actor(next_obs)
+                    action = mean + log_std.exp() * torch.randn_like(mean)
+                    log_probs[step] = gaussian_log_prob(mean, log_std, action)
+                    values[step] = agent.value(next_obs)
+                actions[step] = action
+                raw_obs, reward, terminated, truncated, info = envs.step(action.cpu().numpy())
+                raw_obs_t = torch.as_tensor(raw_obs, device=device)
+                agent.obs_normalizer.update(raw_obs_t)
+                next_obs = agent.obs_normalizer(raw_obs_t)
+                reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
+                # A time limit is not a terminal state: bootstrap with V(final observation), not 0.
+                for i in np.flatnonzero(truncated & ~terminated):
+                    final_obs = torch.as_tensor(info["final_obs"][i], device=device)[None]
+                    with torch.no_grad():
+                        reward[i] += args.gamma * agent.value(agent.obs_normalizer(final_obs))[0]
+                rewards[step], dones[step] = reward, torch.as_tensor(terminated | truncated, dtype=torch.float32, device=device)
+                for i in np.flatnonzero(info.get("_episode", [])):
+                    episode_returns.append(float(info["episode"]["r"][i]))
+                    writer.add_scalar("charts/episodic_return", info["episode"]["r"][i], global_step)
+                    writer.add_scalar("charts/episodic_length", info["episode"]["l"][i], global_step)
+
+            update_start = time.time()
+            with torch.no_grad():
+                advantages, returns = compute_gae(rewards, values, dones, agent.value(next_obs), args.gamma, args.gae_lambda)
+            adv = advantages.reshape(-1)
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # A, normalized; the epsilon keeps a constant batch finite
+            batch = dict(obs=obs.reshape(batch_size, obs_dim), actions=actions.reshape(batch_size, act_dim),
+                         returns=returns.reshape(-1))
+
+            stats = trpo_step(agent.actor, batch["obs"], batch["actions"], adv, args.max_kl, args.cg_iters, args.cg_damping,
+                              args.line_search_steps if args.line_search else 0)
+            policy_step_seconds = time.time() - update_start
+            stats.update(minibatch_updates(agent, critic_optimizer, batch, args))
+            update_seconds = time.time() - update_start
+            if not all(torch.isfinite(p).all() for p in agent.parameters()):
+                raise FloatingPointError("the update made the network's weights non-finite; lower --max-kl or --learning-rate.")
+
+            sps = int((global_step - start_step) / (time.time() - start_time))
+            for key, value in stats.items():
+                writer.add_scalar(f"{'losses' if key.endswith('loss') else 'policy'}/{key}", value, global_step)
+            writer.add_scalar("charts/SPS", sps, global_step)
+            writer.add_scalar("charts/learning_rate", critic_optimizer.param_groups[0]["lr"], global_step)
+            writer.add_scalar("time/policy_step_seconds", policy_step_seconds, global_step)
+            writer.add_scalar("time/update_seconds", update_seconds, global_step)
+            if time.time() - last_print > 10 or iteration == num_iterations:
+                last_print = time.time()
+                recent = f"{np.mean(episode_returns[-20:]):8.1f}" if episode_returns else "       -"
+                print(f"step {global_step:>8}/{args.total_timesteps} | return {recent} | SPS {sps:>5} | "
+                      f"kl {stats['kl']:.4f} | policy step {policy_step_seconds:.2f}s / update {update_seconds:.2f}s", flush=True)
+            if args.checkpoint_every and iteration % args.checkpoint_every == 0:
+                checkpoint_now(iteration)
+    except KeyboardInterrupt:
+        path = checkpoint_now(iteration)
+        print(f"interrupted: checkpoint of step {global_step} saved to {path}; continue with --resume {path}")
+        envs.close()
+        writer.close()
+        sys.exit(130)
+
+    summary = dict(run_name=run_name, global_step=global_step, episode_returns=episode_returns, agent=agent)
+    if args.save_model:
+        summary["checkpoint"] = checkpoint_now(num_iterations)
+        print(f"model saved to {summary['checkpoint']}")
+        summary["eval_returns"] = run_evaluation(agent, args, args.env_id, run_dir, writer, global_step)
+    envs.close()
+    writer.close()
+    return summary
+
+
+def evaluate_checkpoint(args: Args) -> list:
+    """--eval-checkpoint: rebuild the agent from the checkpoint and evaluate it; no training."""
+    checkpoint = load_checkpoint(args.eval_checkpoint)
+    env_id = checkpoint["env_id"]
+    if args.env_id not in (env_id, Args.env_id):
+        sys.exit(f"error: {args.eval_checkpoint!r} is a checkpoint of {env_id}, not of --env-id {args.env_id}.")
+    check_env_id(env_id)
+    probe = make_env(env_id)()
+    agent = Agent(probe.observation_space.shape[0], probe.action_space.shape[0])
+    probe.close()
+    agent.load_state_dict(checkpoint["agent"])
+    out_dir = os.path.dirname(os.path.abspath(args.eval_checkpoint))
+    with SummaryWriter(out_dir) as writer:
+        return run_evaluation(agent, args, env_id, out_dir, writer, checkpoint["global_step"])
+
+
+if __name__ == "__main__":
+    cli_args = tyro.cli(Args)
+    if cli_args.eval_checkpoint:
+        evaluate_checkpoint(cli_args)
+    else:
+        train(cli_args)
