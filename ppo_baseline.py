@@ -7,7 +7,9 @@ Each iteration collects a rollout and then takes Adam steps on the clipped surro
 over epochs of shuffled mini-batches, with the usual MuJoCo details (Schulman et al. 2017): one env, 2048 steps,
 10 epochs of 32 mini-batches, ε = 0.2, GAE(0.95), γ = 0.99, Adam 3e-4 annealed to 0. The environment set-up,
 networks, critic training, logging and checkpoints are those of `rat_continuous_action.py`; only the policy step
-differs, so a comparison with RAT measures the policy step alone.
+differs, so a comparison with RAT measures the policy step alone. That is why two details differ from CleanRL's and
+Stable-Baselines3's PPO: actor and critic have their own Adam optimizers and gradient clipping (no value coefficient,
+no value clipping, no entropy bonus), and A is normalized over the whole batch, not per mini-batch.
 
 Gymnasium MuJoCo (`HalfCheetah-v5`, ...) and DeepMind Control state tasks (`dm_control/cheetah-run-v0`).
 Usage:  python ppo_baseline.py --env-id Hopper-v5 --seed 1
@@ -18,6 +20,7 @@ import dataclasses
 import math
 import os
 import random
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -404,74 +407,81 @@ def train(args: Args) -> dict:
     agent.obs_normalizer.update(torch.as_tensor(raw_obs, device=device))
     next_obs = agent.obs_normalizer(torch.as_tensor(raw_obs, device=device))
     episode_returns, start_time, start_step, last_print = [], time.time(), global_step, 0.0
-    iteration = start_iteration - 1
-    try:
-        for iteration in range(start_iteration, num_iterations + 1):
-            if args.anneal_lr:
-                for optimizer in (critic_optimizer, actor_optimizer):
-                    optimizer.param_groups[0]["lr"] = (1.0 - (iteration - 1.0) / num_iterations) * args.learning_rate
+    stop_requested = []
 
-            for step in range(args.num_steps):
-                global_step += args.num_envs
-                obs[step] = next_obs
+    def request_stop(signum, frame):  # a checkpoint mid-update could hold a line-search trial point
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("Ctrl-C: saving a checkpoint after this iteration (press again to quit without one)", flush=True)
+        stop_requested.append(signum)
+
+    signal.signal(signal.SIGINT, request_stop)
+    for iteration in range(start_iteration, num_iterations + 1):
+        if args.anneal_lr:
+            for optimizer in (critic_optimizer, actor_optimizer):
+                optimizer.param_groups[0]["lr"] = (1.0 - (iteration - 1.0) / num_iterations) * args.learning_rate
+
+        for step in range(args.num_steps):
+            global_step += args.num_envs
+            obs[step] = next_obs
+            with torch.no_grad():
+                mean, log_std = agent.actor(next_obs)
+                action = mean + log_std.exp() * torch.randn_like(mean)
+                log_probs[step] = gaussian_log_prob(mean, log_std, action)
+                values[step] = agent.value(next_obs)
+            actions[step] = action
+            raw_obs, reward, terminated, truncated, info = envs.step(action.cpu().numpy())
+            raw_obs_t = torch.as_tensor(raw_obs, device=device)
+            agent.obs_normalizer.update(raw_obs_t)
+            next_obs = agent.obs_normalizer(raw_obs_t)
+            reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
+            # A time limit is not a terminal state: bootstrap with V(final observation), not 0.
+            for i in np.flatnonzero(truncated & ~terminated):
+                final_obs = torch.as_tensor(info["final_obs"][i], device=device)[None]
                 with torch.no_grad():
-                    mean, log_std = agent.actor(next_obs)
-                    action = mean + log_std.exp() * torch.randn_like(mean)
-                    log_probs[step] = gaussian_log_prob(mean, log_std, action)
-                    values[step] = agent.value(next_obs)
-                actions[step] = action
-                raw_obs, reward, terminated, truncated, info = envs.step(action.cpu().numpy())
-                raw_obs_t = torch.as_tensor(raw_obs, device=device)
-                agent.obs_normalizer.update(raw_obs_t)
-                next_obs = agent.obs_normalizer(raw_obs_t)
-                reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
-                # A time limit is not a terminal state: bootstrap with V(final observation), not 0.
-                for i in np.flatnonzero(truncated & ~terminated):
-                    final_obs = torch.as_tensor(info["final_obs"][i], device=device)[None]
-                    with torch.no_grad():
-                        reward[i] += args.gamma * agent.value(agent.obs_normalizer(final_obs))[0]
-                rewards[step], dones[step] = reward, torch.as_tensor(terminated | truncated, dtype=torch.float32, device=device)
-                for i in np.flatnonzero(info.get("_episode", [])):
-                    episode_returns.append(float(info["episode"]["r"][i]))
-                    writer.add_scalar("charts/episodic_return", info["episode"]["r"][i], global_step)
-                    writer.add_scalar("charts/episodic_length", info["episode"]["l"][i], global_step)
+                    reward[i] += args.gamma * agent.value(agent.obs_normalizer(final_obs))[0]
+            rewards[step], dones[step] = reward, torch.as_tensor(terminated | truncated, dtype=torch.float32, device=device)
+            for i in np.flatnonzero(info.get("_episode", [])):
+                episode_returns.append(float(info["episode"]["r"][i]))
+                writer.add_scalar("charts/episodic_return", info["episode"]["r"][i], global_step)
+                writer.add_scalar("charts/episodic_length", info["episode"]["l"][i], global_step)
 
-            update_start = time.time()
-            with torch.no_grad():
-                advantages, returns = compute_gae(rewards, values, dones, agent.value(next_obs), args.gamma, args.gae_lambda)
-            adv = advantages.reshape(-1)
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # A, normalized; the epsilon keeps a constant batch finite
-            batch = dict(obs=obs.reshape(batch_size, obs_dim), actions=actions.reshape(batch_size, act_dim),
-                         log_probs=log_probs.reshape(-1), returns=returns.reshape(-1), advantages=adv)
-            with torch.no_grad():
-                old_mean, old_log_std = agent.actor(batch["obs"])
+        update_start = time.time()
+        with torch.no_grad():
+            advantages, returns = compute_gae(rewards, values, dones, agent.value(next_obs), args.gamma, args.gae_lambda)
+        adv = advantages.reshape(-1)
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # A, normalized; the epsilon keeps a constant batch finite
+        batch = dict(obs=obs.reshape(batch_size, obs_dim), actions=actions.reshape(batch_size, act_dim),
+                     log_probs=log_probs.reshape(-1), returns=returns.reshape(-1), advantages=adv)
+        with torch.no_grad():
+            old_mean, old_log_std = agent.actor(batch["obs"])
 
-            stats = minibatch_updates(agent, critic_optimizer, actor_optimizer, batch, args)
-            with torch.no_grad():  # the exact mean KL(πθ_old ‖ πθ) of the whole update, as TRPO and RAT measure it
-                stats["kl"] = gaussian_kl(old_mean, old_log_std, *agent.actor(batch["obs"])).mean().item()
-            update_seconds = time.time() - update_start
-            if not all(torch.isfinite(p).all() for p in agent.parameters()):
-                raise FloatingPointError("the update made the network's weights non-finite; lower --learning-rate.")
+        stats = minibatch_updates(agent, critic_optimizer, actor_optimizer, batch, args)
+        with torch.no_grad():  # the exact mean KL(πθ_old ‖ πθ) of the whole update, as TRPO and RAT measure it
+            stats["kl"] = gaussian_kl(old_mean, old_log_std, *agent.actor(batch["obs"])).mean().item()
+        update_seconds = time.time() - update_start
+        if not all(torch.isfinite(p).all() for p in agent.parameters()):
+            raise FloatingPointError("the update made the network's weights non-finite; lower --learning-rate.")
 
-            sps = int((global_step - start_step) / (time.time() - start_time))
-            for key, value in stats.items():
-                writer.add_scalar(f"{'losses' if key.endswith('loss') else 'policy'}/{key}", value, global_step)
-            writer.add_scalar("charts/SPS", sps, global_step)
-            writer.add_scalar("charts/learning_rate", critic_optimizer.param_groups[0]["lr"], global_step)
-            writer.add_scalar("time/update_seconds", update_seconds, global_step)
-            if time.time() - last_print > 10 or iteration == num_iterations:
-                last_print = time.time()
-                recent = f"{np.mean(episode_returns[-20:]):8.1f}" if episode_returns else "       -"
-                print(f"step {global_step:>8}/{args.total_timesteps} | return {recent} | SPS {sps:>5} | "
-                      f"kl {stats['kl']:.4f} | update {update_seconds:.2f}s", flush=True)
-            if args.checkpoint_every and iteration % args.checkpoint_every == 0:
-                checkpoint_now(iteration)
-    except KeyboardInterrupt:
-        path = checkpoint_now(iteration)
-        print(f"interrupted: checkpoint of step {global_step} saved to {path}; continue with --resume {path}")
-        envs.close()
-        writer.close()
-        sys.exit(130)
+        sps = int((global_step - start_step) / (time.time() - start_time))
+        for key, value in stats.items():
+            writer.add_scalar(f"{'losses' if key.endswith('loss') else 'policy'}/{key}", value, global_step)
+        writer.add_scalar("charts/SPS", sps, global_step)
+        writer.add_scalar("charts/learning_rate", critic_optimizer.param_groups[0]["lr"], global_step)
+        writer.add_scalar("time/update_seconds", update_seconds, global_step)
+        if time.time() - last_print > 10 or iteration == num_iterations:
+            last_print = time.time()
+            recent = f"{np.mean(episode_returns[-20:]):8.1f}" if episode_returns else "       -"
+            print(f"step {global_step:>8}/{args.total_timesteps} | return {recent} | SPS {sps:>5} | "
+                  f"kl {stats['kl']:.4f} | update {update_seconds:.2f}s", flush=True)
+        if args.checkpoint_every and iteration % args.checkpoint_every == 0:
+            checkpoint_now(iteration)
+        if stop_requested:
+            path = checkpoint_now(iteration)
+            print(f"interrupted: checkpoint of step {global_step} saved to {path}; continue with --resume {path}")
+            envs.close()
+            writer.close()
+            sys.exit(130)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     summary = dict(run_name=run_name, global_step=global_step, episode_returns=episode_returns, agent=agent)
     if args.save_model:

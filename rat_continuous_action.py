@@ -47,6 +47,8 @@ class Args:
     """if toggled, `torch.backends.cudnn.deterministic=True`"""
     cuda: bool = True
     """if toggled, use a GPU when one is present (the CPU otherwise)"""
+    torch_threads: int = 1
+    """CPU threads of torch: one is fastest for these small networks, and more stall when the cores are busy"""
     capture_video: bool = False
     """if toggled, save videos of the agent (training env 0, or every evaluated episode) to `videos/`"""
     save_model: bool = False
@@ -464,6 +466,7 @@ def check_args(args: Args) -> None:
         (args.num_minibatches < 1 or batch_size % args.num_minibatches, f"the batch of {batch_size} samples (--num-envs × --num-steps) must divide into --num-minibatches {args.num_minibatches}."),
         (args.total_timesteps < batch_size, f"--total-timesteps {args.total_timesteps} is less than one batch of {batch_size} samples."),
         (args.eval_episodes < 1, "--eval-episodes must be ≥ 1."),
+        (args.torch_threads < 1, "--torch-threads must be ≥ 1."),
         (args.checkpoint_every < 0, "--checkpoint-every must be ≥ 0."),
     ]
     for failed, message in problems:
@@ -479,6 +482,7 @@ def train(args: Args) -> dict:
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = args.torch_deterministic
+    torch.set_num_threads(args.torch_threads)
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
 
     run_name = checkpoint["run_name"] if checkpoint else f"{args.env_id.replace('/', '_')}__{args.exp_name}__{args.seed}__{int(time.time())}"
@@ -624,6 +628,7 @@ def train(args: Args) -> dict:
 
 def evaluate_checkpoint(args: Args) -> list:
     """--eval-checkpoint: rebuild the agent from the checkpoint and evaluate it; no training."""
+    torch.set_num_threads(args.torch_threads)
     checkpoint = load_checkpoint(args.eval_checkpoint)
     env_id = checkpoint["env_id"]
     if args.env_id not in (env_id, Args.env_id):

@@ -1,12 +1,12 @@
 """TRPO and natural actor-critic — the natural-gradient baselines RAT is measured against, for continuous control.
 
-Both step along the natural gradient s ≈ (H + δ_d I)⁻¹ g, g = ∇θ mean(A · log πθ), found by conjugate gradient on
-Fisher-vector products: H is the Hessian of the mean KL(πθ_old ‖ πθ) at θ_old, the *expected* Fisher, obtained by
-double backpropagation (Schulman et al. 2015). The full step η s, η = sqrt(2δ / sᵀHs), is the step whose quadratic
+Both step along the natural gradient s ≈ (H + λI)⁻¹ g, g = ∇θ mean(A · log πθ), λ = --cg-damping, found by conjugate
+gradient on Fisher-vector products: H is the Hessian of the mean KL(πθ_old ‖ πθ) at θ_old, the *expected* Fisher,
+obtained by double backpropagation (Schulman et al. 2015). The full step η s, η = sqrt(2δ / sᵀHs), is the step whose quadratic
 model of the KL equals δ. TRPO then backtracks until the true KL ≤ δ and the surrogate improves; with
 --no-line-search the full step is taken as it is: the natural policy gradient / natural actor-critic baseline.
 
-RAT takes the same step with H replaced by the empirical Fisher SᵀS/N and solved by the Woodbury identity instead
+RAT takes the same step with H replaced by the empirical Fisher SᵀS/N, solved through the Woodbury identity instead
 of CG. The environment set-up, networks, critic training, logging and checkpoints are those of
 `rat_continuous_action.py`, so a comparison measures the policy step alone.
 
@@ -20,6 +20,7 @@ import dataclasses
 import math
 import os
 import random
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -257,27 +258,28 @@ def fisher_vector_product(actor: Actor, obs: torch.Tensor, vector: torch.Tensor,
 
 
 def conjugate_gradient(matvec, b: torch.Tensor, iters: int, residual_tol: float = 1e-10) -> torch.Tensor:
-    """x ≈ M⁻¹ b for a symmetric positive-definite M known only through `matvec(v)` = M v, starting at x = 0:
+    """x ≈ M⁻¹ b for a symmetric positive-definite M known only through `matvec(v)` = M v. From x = 0, r = p = b
+    (r the residual b − Mx, p the search direction):
 
         α = rᵀr / pᵀMp,   x ← x + αp,   r ← r − αMp,   p ← r + (r_newᵀr_new / rᵀr) p.
 
     Exact after at most d iterations; TRPO truncates at about 10, which also regularizes the step. Stops early once
     ‖r‖² ≤ residual_tol · ‖b‖²."""
     x = torch.zeros_like(b)
-    residual, direction = b.clone(), b.clone()
+    residual, search_dir = b.clone(), b.clone()
     residual_sq, target_sq = residual @ residual, residual_tol * (b @ b)
     for _ in range(iters):
         if residual_sq <= target_sq:  # also b = 0, where the next α would be 0/0
             break
-        product = matvec(direction)
-        curvature = direction @ product
+        product = matvec(search_dir)
+        curvature = search_dir @ product
         if curvature <= 0:  # M is only positive semi-definite along p (no damping): stop before dividing by 0
             break
         alpha = residual_sq / curvature
-        x += alpha * direction
+        x += alpha * search_dir
         residual -= alpha * product
         new_residual_sq = residual @ residual
-        direction = residual + (new_residual_sq / residual_sq) * direction
+        search_dir = residual + (new_residual_sq / residual_sq) * search_dir
         residual_sq = new_residual_sq
     return x
 
@@ -316,7 +318,7 @@ def trpo_step(actor: Actor, obs, actions, advantages, max_kl: float, cg_iters: i
         raise FloatingPointError("the natural-gradient direction is not finite; raise --cg-damping or lower --max-kl.")
     step_size = torch.sqrt(2 * max_kl / fisher_quad).item() if fisher_quad > 0 else 0.0
     # How far CG got: ‖(H + damping·I) s − g‖ / ‖g‖, free since Hs is at hand.
-    relative_residual = ((fisher_direction + cg_damping * direction - policy_grad).norm() / policy_grad.norm()).item()
+    relative_residual = (fisher_direction + cg_damping * direction - policy_grad).norm().item() / max(policy_grad.norm().item(), 1e-30)
     stats = line_search(actor, obs, actions, advantages, direction, step_size, max_kl, line_search_steps)
     return dict(stats, fisher_quad=fisher_quad.item(), relative_residual=relative_residual)
 
@@ -485,73 +487,80 @@ def train(args: Args) -> dict:
     agent.obs_normalizer.update(torch.as_tensor(raw_obs, device=device))
     next_obs = agent.obs_normalizer(torch.as_tensor(raw_obs, device=device))
     episode_returns, start_time, start_step, last_print = [], time.time(), global_step, 0.0
-    iteration = start_iteration - 1
-    try:
-        for iteration in range(start_iteration, num_iterations + 1):
-            if args.anneal_lr:
-                critic_optimizer.param_groups[0]["lr"] = (1.0 - (iteration - 1.0) / num_iterations) * args.learning_rate
+    stop_requested = []
 
-            for step in range(args.num_steps):
-                global_step += args.num_envs
-                obs[step] = next_obs
-                with torch.no_grad():
-                    mean, log_std = agent.actor(next_obs)
-                    action = mean + log_std.exp() * torch.randn_like(mean)
-                    log_probs[step] = gaussian_log_prob(mean, log_std, action)
-                    values[step] = agent.value(next_obs)
-                actions[step] = action
-                raw_obs, reward, terminated, truncated, info = envs.step(action.cpu().numpy())
-                raw_obs_t = torch.as_tensor(raw_obs, device=device)
-                agent.obs_normalizer.update(raw_obs_t)
-                next_obs = agent.obs_normalizer(raw_obs_t)
-                reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
-                # A time limit is not a terminal state: bootstrap with V(final observation), not 0.
-                for i in np.flatnonzero(truncated & ~terminated):
-                    final_obs = torch.as_tensor(info["final_obs"][i], device=device)[None]
-                    with torch.no_grad():
-                        reward[i] += args.gamma * agent.value(agent.obs_normalizer(final_obs))[0]
-                rewards[step], dones[step] = reward, torch.as_tensor(terminated | truncated, dtype=torch.float32, device=device)
-                for i in np.flatnonzero(info.get("_episode", [])):
-                    episode_returns.append(float(info["episode"]["r"][i]))
-                    writer.add_scalar("charts/episodic_return", info["episode"]["r"][i], global_step)
-                    writer.add_scalar("charts/episodic_length", info["episode"]["l"][i], global_step)
+    def request_stop(signum, frame):  # a checkpoint mid-update could hold a line-search trial point
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("Ctrl-C: saving a checkpoint after this iteration (press again to quit without one)", flush=True)
+        stop_requested.append(signum)
 
-            update_start = time.time()
+    signal.signal(signal.SIGINT, request_stop)
+    for iteration in range(start_iteration, num_iterations + 1):
+        if args.anneal_lr:
+            critic_optimizer.param_groups[0]["lr"] = (1.0 - (iteration - 1.0) / num_iterations) * args.learning_rate
+
+        for step in range(args.num_steps):
+            global_step += args.num_envs
+            obs[step] = next_obs
             with torch.no_grad():
-                advantages, returns = compute_gae(rewards, values, dones, agent.value(next_obs), args.gamma, args.gae_lambda)
-            adv = advantages.reshape(-1)
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # A, normalized; the epsilon keeps a constant batch finite
-            batch = dict(obs=obs.reshape(batch_size, obs_dim), actions=actions.reshape(batch_size, act_dim),
-                         returns=returns.reshape(-1))
+                mean, log_std = agent.actor(next_obs)
+                action = mean + log_std.exp() * torch.randn_like(mean)
+                log_probs[step] = gaussian_log_prob(mean, log_std, action)
+                values[step] = agent.value(next_obs)
+            actions[step] = action
+            raw_obs, reward, terminated, truncated, info = envs.step(action.cpu().numpy())
+            raw_obs_t = torch.as_tensor(raw_obs, device=device)
+            agent.obs_normalizer.update(raw_obs_t)
+            next_obs = agent.obs_normalizer(raw_obs_t)
+            reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
+            # A time limit is not a terminal state: bootstrap with V(final observation), not 0.
+            for i in np.flatnonzero(truncated & ~terminated):
+                final_obs = torch.as_tensor(info["final_obs"][i], device=device)[None]
+                with torch.no_grad():
+                    reward[i] += args.gamma * agent.value(agent.obs_normalizer(final_obs))[0]
+            rewards[step], dones[step] = reward, torch.as_tensor(terminated | truncated, dtype=torch.float32, device=device)
+            for i in np.flatnonzero(info.get("_episode", [])):
+                episode_returns.append(float(info["episode"]["r"][i]))
+                writer.add_scalar("charts/episodic_return", info["episode"]["r"][i], global_step)
+                writer.add_scalar("charts/episodic_length", info["episode"]["l"][i], global_step)
 
-            stats = trpo_step(agent.actor, batch["obs"], batch["actions"], adv, args.max_kl, args.cg_iters, args.cg_damping,
-                              args.line_search_steps if args.line_search else 0)
-            policy_step_seconds = time.time() - update_start
-            stats.update(minibatch_updates(agent, critic_optimizer, batch, args))
-            update_seconds = time.time() - update_start
-            if not all(torch.isfinite(p).all() for p in agent.parameters()):
-                raise FloatingPointError("the update made the network's weights non-finite; lower --max-kl or --learning-rate.")
+        update_start = time.time()
+        with torch.no_grad():
+            advantages, returns = compute_gae(rewards, values, dones, agent.value(next_obs), args.gamma, args.gae_lambda)
+        adv = advantages.reshape(-1)
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # A, normalized; the epsilon keeps a constant batch finite
+        batch = dict(obs=obs.reshape(batch_size, obs_dim), actions=actions.reshape(batch_size, act_dim),
+                     returns=returns.reshape(-1))
 
-            sps = int((global_step - start_step) / (time.time() - start_time))
-            for key, value in stats.items():
-                writer.add_scalar(f"{'losses' if key.endswith('loss') else 'policy'}/{key}", value, global_step)
-            writer.add_scalar("charts/SPS", sps, global_step)
-            writer.add_scalar("charts/learning_rate", critic_optimizer.param_groups[0]["lr"], global_step)
-            writer.add_scalar("time/policy_step_seconds", policy_step_seconds, global_step)
-            writer.add_scalar("time/update_seconds", update_seconds, global_step)
-            if time.time() - last_print > 10 or iteration == num_iterations:
-                last_print = time.time()
-                recent = f"{np.mean(episode_returns[-20:]):8.1f}" if episode_returns else "       -"
-                print(f"step {global_step:>8}/{args.total_timesteps} | return {recent} | SPS {sps:>5} | "
-                      f"kl {stats['kl']:.4f} | policy step {policy_step_seconds:.2f}s / update {update_seconds:.2f}s", flush=True)
-            if args.checkpoint_every and iteration % args.checkpoint_every == 0:
-                checkpoint_now(iteration)
-    except KeyboardInterrupt:
-        path = checkpoint_now(iteration)
-        print(f"interrupted: checkpoint of step {global_step} saved to {path}; continue with --resume {path}")
-        envs.close()
-        writer.close()
-        sys.exit(130)
+        stats = trpo_step(agent.actor, batch["obs"], batch["actions"], adv, args.max_kl, args.cg_iters, args.cg_damping,
+                          args.line_search_steps if args.line_search else 0)
+        policy_step_seconds = time.time() - update_start
+        stats.update(minibatch_updates(agent, critic_optimizer, batch, args))
+        update_seconds = time.time() - update_start
+        if not all(torch.isfinite(p).all() for p in agent.parameters()):
+            raise FloatingPointError("the update made the network's weights non-finite; lower --max-kl or --learning-rate.")
+
+        sps = int((global_step - start_step) / (time.time() - start_time))
+        for key, value in stats.items():
+            writer.add_scalar(f"{'losses' if key.endswith('loss') else 'policy'}/{key}", value, global_step)
+        writer.add_scalar("charts/SPS", sps, global_step)
+        writer.add_scalar("charts/learning_rate", critic_optimizer.param_groups[0]["lr"], global_step)
+        writer.add_scalar("time/policy_step_seconds", policy_step_seconds, global_step)
+        writer.add_scalar("time/update_seconds", update_seconds, global_step)
+        if time.time() - last_print > 10 or iteration == num_iterations:
+            last_print = time.time()
+            recent = f"{np.mean(episode_returns[-20:]):8.1f}" if episode_returns else "       -"
+            print(f"step {global_step:>8}/{args.total_timesteps} | return {recent} | SPS {sps:>5} | "
+                  f"kl {stats['kl']:.4f} | policy step {policy_step_seconds:.2f}s / update {update_seconds:.2f}s", flush=True)
+        if args.checkpoint_every and iteration % args.checkpoint_every == 0:
+            checkpoint_now(iteration)
+        if stop_requested:
+            path = checkpoint_now(iteration)
+            print(f"interrupted: checkpoint of step {global_step} saved to {path}; continue with --resume {path}")
+            envs.close()
+            writer.close()
+            sys.exit(130)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     summary = dict(run_name=run_name, global_step=global_step, episode_returns=episode_returns, agent=agent)
     if args.save_model:

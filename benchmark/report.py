@@ -35,8 +35,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import tyro
-from run_grid import steps_label
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from run_grid import steps_label
 
 
 @dataclass

@@ -32,8 +32,6 @@ import resource
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,7 +122,7 @@ def fisher_gradient(actor, obs, actions, advantages, args: Args) -> torch.Tensor
     """g = (SᵀS/N + λI)⁻¹ SᵀA/N, the d × d system in float64."""
     n = len(advantages)
     scores = make_score_fn(actor, obs, actions)(torch.arange(n))  # (N, d)
-    fisher = (scores.T @ scores).double() / n  # (d, d)
+    fisher = (scores.T @ scores).double().div_(n)  # (d, d), in place: d² floats are the limit here
     fisher.diagonal().add_(args.lam)
     vanilla_gradient = (scores.T @ advantages).double() / n  # (d,)
     return torch.cholesky_solve(vanilla_gradient[:, None], torch.linalg.cholesky(fisher))[:, 0].float()
@@ -173,7 +171,7 @@ def memory_model(method: str, n: int, width: int, args: Args) -> float:
     activations = 4 * 12 * n * width
     return {
         "dense Woodbury": max(8 * n * d, 4 * n * d + 40 * n**2) + activations,  # vmap's per-layer grads + their concatenation
-        "dense Fisher": max(8 * n * d, 4 * n * d + 16 * d**2) + activations,  # SᵀS/N + λI and its Cholesky factor
+        "dense Fisher": max(8 * n * d, 4 * n * d + 24 * d**2) + activations,  # SᵀS/N + λI, its Cholesky factor, a copy of it
         "RAT": 8 * b * d + 16 * d + activations,  # one block of scores, twice while concatenated
         "CG": 32 * d + 2 * activations,  # a handful of d-vectors; the jvp's tangents double the activations
         "PPO update": 16 * d + activations // 32,  # gradients and Adam's two moments
@@ -187,18 +185,21 @@ def max_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 
+def run_method(method: str, actor, obs, actions, advantages, args: Args):
+    """g by the named method (None for the PPO update)."""
+    if method.startswith("RAT"):
+        return rat_gradient(actor, obs, actions, advantages, args, sweeps=int(method.split(",")[1].split()[0]))
+    if method == "PPO update":
+        return ppo_update(actor, obs, actions, advantages, args)
+    solver = {"dense Woodbury": woodbury_gradient, "dense Fisher": fisher_gradient, "CG": cg_gradient}[method]
+    return solver(actor, obs, actions, advantages, args)
+
+
 def measure(method: str, n: int, width: int, args: Args, reference_path: str) -> dict:
     """Time and peak memory of one method; saves g as the reference if it is the first exact solve of (N, h)."""
-    torch.set_num_threads(args.threads)
-    actor, obs, actions, advantages = make_problem(n, width)
+    problem = make_problem(n, width)
     rss_before, started = max_rss_bytes(), time.perf_counter()
-    if method.startswith("RAT"):
-        gradient = rat_gradient(actor, obs, actions, advantages, args, sweeps=int(method.split(",")[1].split()[0]))
-    elif method == "PPO update":
-        gradient = ppo_update(actor, obs, actions, advantages, args)
-    else:
-        solver = {"dense Woodbury": woodbury_gradient, "dense Fisher": fisher_gradient, "CG": cg_gradient}[method]
-        gradient = solver(actor, obs, actions, advantages, args)
+    gradient = run_method(method, *problem, args)
     seconds, peak = time.perf_counter() - started, max_rss_bytes() - rss_before
     error = float("nan")
     if gradient is not None and os.path.exists(reference_path):
@@ -209,9 +210,20 @@ def measure(method: str, n: int, width: int, args: Args, reference_path: str) ->
     return dict(seconds=seconds, peak=peak, error=error)
 
 
-def measure_in_fresh_process(context, *measure_args) -> dict:
-    with ProcessPoolExecutor(1, mp_context=context) as pool:
-        return pool.submit(measure, *measure_args).result()
+def measure_in_fresh_process(*measure_args) -> dict:
+    """Run `measure` in a child forked from this process, so that its peak memory is its own."""
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(target=lambda: sender.send(measure(*measure_args)))
+    child.start()
+    sender.close()
+    try:
+        result = receiver.recv()
+    except EOFError:  # the child died before sending
+        result = None
+    child.join()
+    if result is None:
+        return dict(skipped="killed (out of memory?)" if child.exitcode < 0 else f"failed (exit code {child.exitcode})")
+    return result
 
 
 # ---------------------------------------------------------------------------- the table
@@ -227,9 +239,11 @@ def main(args: Args) -> None:
         args = dataclasses.replace(args, batch_sizes=(256, 1024), widths=(64, 256), base_batch=1024, sweeps=(3,))
     configs = sorted({(n, min(args.widths)) for n in args.batch_sizes} | {(args.base_batch, w) for w in args.widths})
     methods = ["dense Woodbury", "dense Fisher"] + [f"RAT, {k} sweep{'s' * (k > 1)}" for k in args.sweeps] + ["CG", "PPO update"]
-    # A forkserver that has imported torch once forks a fresh, small process per measurement.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "rat_continuous_action"])
+    # Every measurement runs in a process forked from this one; torch's lazy imports and first-call set-up
+    # (seconds) are paid here once, on a tiny problem, instead of inside each measurement.
+    torch.set_num_threads(args.threads)
+    for method in methods:
+        run_method(method, *make_problem(64, 8), args)
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -241,10 +255,7 @@ def main(args: Args) -> None:
                 if needed > args.max_gib * GIB:
                     results[method] = dict(skipped=f"out of memory budget (needs {gib_text(needed)} GiB)", model=needed)
                 else:
-                    try:
-                        results[method] = dict(measure_in_fresh_process(context, method, n, width, args, reference_path), model=needed)
-                    except BrokenProcessPool:
-                        results[method] = dict(skipped="killed (out of memory?)", model=needed)
+                    results[method] = dict(measure_in_fresh_process(method, n, width, args, reference_path), model=needed)
                 outcome = results[method].get("skipped") or f"{results[method]['seconds']:.2f} s"
                 print(f"N {n:>5}  h {width:>5}  {method:<16} {outcome}", file=sys.stderr, flush=True)
             rows += [(n, width, method, results[method], results["PPO update"].get("seconds")) for method in methods]

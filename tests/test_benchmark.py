@@ -1,0 +1,128 @@
+"""The benchmark tooling: the grid runner's resumability, the report's numbers, the transform micro-benchmark.
+
+No training run here: the runner's job is a tiny fake script, the report reads event files written
+by hand, and transform_cost.py runs its --quick configuration.
+"""
+
+import csv
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from torch.utils.tensorboard import SummaryWriter
+
+BENCHMARK = Path(__file__).resolve().parent.parent / "benchmark"
+sys.path.insert(0, str(BENCHMARK))
+
+import report  # noqa: E402
+import run_grid  # noqa: E402
+
+FAKE_SCRIPT = """
+import os, sys
+seed = sys.argv[sys.argv.index("--seed") + 1]
+with open("calls.txt", "a") as f:  # one line per time the runner started this job
+    f.write(" ".join(sys.argv[1:]) + "\\n")
+if os.environ.get("FAKE_FAIL_SEED") == seed:
+    print("failing on purpose")
+    sys.exit(3)
+print("threads", os.environ["OMP_NUM_THREADS"])
+"""
+
+
+def write_grid(tmp_path: Path, script: Path, seeds=(1, 2)) -> Path:
+    grid = tmp_path / "grid.py"
+    grid.write_text(textwrap.dedent(f"""
+        METHODS = {{"rat": [{str(script)!r}], "ppo": [{str(script)!r}, "--no-line-search"]}}
+        ENVS = ["Hopper-v5"]
+        SEEDS = {list(seeds)!r}
+        TOTAL_TIMESTEPS = 1_000_000
+        COMMON_FLAGS = ["--save-model"]
+        BAR = {{"Hopper-v5": 3206}}
+    """))
+    return grid
+
+
+def test_filter_and_budget_override_choose_the_jobs(tmp_path):
+    grid = run_grid.load_grid(str(write_grid(tmp_path, tmp_path / "fake.py")))
+    names = [job.name for job in run_grid.make_jobs(grid, total_timesteps=4096, patterns=("rat__",))]
+    assert names == ["rat__Hopper-v5__s1__4096", "rat__Hopper-v5__s2__4096"]
+    ppo = run_grid.make_jobs(grid, patterns=("ppo*s2",))
+    assert len(ppo) == 1 and ppo[0].command[2:] == ("--no-line-search", "--exp-name", "ppo", "--env-id", "Hopper-v5", "--seed", "2",
+                                                    "--total-timesteps", "1000000", "--save-model")
+
+
+def test_runner_skips_finished_jobs_and_reruns_failed_ones(tmp_path, monkeypatch):
+    script = tmp_path / "fake.py"
+    script.write_text(FAKE_SCRIPT)
+    work = tmp_path / "work"
+    args = run_grid.Args(grid=str(write_grid(tmp_path, script)), work_dir=str(work), filter=("rat",))
+    finished, failed = work / "rat__Hopper-v5__s1__1M", work / "rat__Hopper-v5__s2__1M"
+
+    monkeypatch.setenv("FAKE_FAIL_SEED", "2")
+    with pytest.raises(SystemExit) as exit_info:
+        run_grid.main(args)
+    assert exit_info.value.code == 1  # a failed job fails the grid
+    done = json.loads((finished / "done.json").read_text())
+    assert done["returncode"] == 0 and done["command"][-1] == "--save-model"
+    assert "threads 1" in (finished / "log.txt").read_text()
+    assert not (failed / "done.json").exists()
+    assert "failing on purpose" in (failed / "log.txt").read_text()
+
+    monkeypatch.delenv("FAKE_FAIL_SEED")
+    run_grid.main(args)
+    assert len((finished / "calls.txt").read_text().splitlines()) == 1  # done: not started again
+    assert (failed / "done.json").exists()
+    assert "failing on purpose" in (failed / "failed-1" / "log.txt").read_text()  # the failed attempt is kept
+
+
+def write_run(work: Path, method: str, seed: int, returns: list, eval_return=None, finished=True) -> None:
+    """A job folder as run_grid.py leaves it, with TensorBoard events as the training scripts log them."""
+    job_dir = work / f"{method}__Hopper-v5__s{seed}__1M"
+    job_dir.mkdir(parents=True)
+    (job_dir / "job.json").write_text(json.dumps(dict(method=method, env_id="Hopper-v5", seed=seed, total_timesteps=1_000_000)))
+    if finished:
+        (job_dir / "done.json").write_text(json.dumps(dict(returncode=0)))
+    with SummaryWriter(job_dir / "runs" / f"Hopper-v5__{method}__{seed}__0") as writer:
+        for episode, value in enumerate(returns):
+            writer.add_scalar("charts/episodic_return", value, 1000 * (episode + 1))
+        writer.add_scalar("charts/SPS", 2000, 1000 * len(returns))
+        if eval_return is not None:
+            writer.add_scalar("eval/episodic_return", eval_return, 1000 * len(returns))
+
+
+def test_report_gives_means_over_seeds_of_the_last_20_episodes(tmp_path):
+    work, out = tmp_path / "work", tmp_path / "results"
+    # 30 episodes base, base + 1, …: the last 20 average base + 19.5
+    write_run(work, "rat", 1, [100.0 + i for i in range(30)], eval_return=1000.0)
+    write_run(work, "rat", 2, [200.0 + i for i in range(30)], eval_return=2000.0)
+    write_run(work, "ppo", 1, [50.0 + i for i in range(30)])
+    write_run(work, "ppo", 2, [9999.0] * 30, finished=False)  # still running: in the CSV, not in the table
+    grid = write_grid(tmp_path, tmp_path / "fake.py")
+    report.main(report.Args(work_dir=str(work), out_dir=str(out), grid=str(grid), bar=True))
+
+    rows = {(row["method"], row["seed"]): row for row in csv.DictReader(open(out / "returns.csv"))}
+    assert len(rows) == 4
+    assert float(rows["rat", "1"]["last_return"]) == pytest.approx(119.5)
+    assert float(rows["rat", "2"]["eval_return"]) == pytest.approx(2000.0)
+    assert rows["rat", "1"]["steps"] == "30000" and rows["ppo", "2"]["finished"] == "False"
+    table = (out / "table.md").read_text()
+    # rat: mean(119.5, 219.5) = 169.5, sample std 70.7; eval mean(1000, 2000) = 1500, std 707
+    assert "| env | steps | rat | ppo | bar (RAT.md §6) |" in table
+    assert "| Hopper-v5 | 1M | 170 ± 71 (2) | 70 (1) | ≥ 3206 |" in table
+    assert "| Hopper-v5 | 1M | 1500 ± 707 (2) | – |" in table
+    assert (out / "Hopper-v5_1M.png").stat().st_size > 10_000
+
+
+def test_transform_cost_quick_runs(tmp_path):
+    out = tmp_path / "transform_cost.md"
+    result = subprocess.run([sys.executable, str(BENCHMARK / "transform_cost.py"), "--quick", "--out", str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(" | ") for line in out.read_text().splitlines() if line.startswith("| 256 | 64 |")]
+    assert [row[3] for row in rows] == ["dense Woodbury", "dense Fisher", "RAT, 3 sweeps", "CG", "PPO update"]
+    # N = 256 is one block of 256: RAT is the dense solve up to float32 round-off, as is the dense Fisher solve
+    assert float(rows[1][4]) < 1e-4 and float(rows[2][4]) < 1e-4
+    assert "| 1024 | 256 | 71,948 | dense Fisher | – | out of memory budget (needs 116 GiB) |" in out.read_text()  # 24 d² bytes
