@@ -42,11 +42,13 @@ class Args:
     exp_name: str = "ppo_baseline"
     """the name of this experiment (part of the run name)"""
     seed: int = 1
-    """seed of the experiment: two CPU runs with the same seed give identical results"""
+    """seed of the experiment: two CPU runs with the same seed and --torch-threads give identical results"""
     torch_deterministic: bool = True
     """if toggled, `torch.backends.cudnn.deterministic=True`"""
     cuda: bool = True
     """if toggled, use a GPU when one is present (the CPU otherwise)"""
+    torch_threads: int = 1
+    """CPU threads of torch: one is fastest for these small networks, and more stall when the cores are busy"""
     capture_video: bool = False
     """if toggled, save videos of the agent (training env 0, or every evaluated episode) to `videos/`"""
     save_model: bool = False
@@ -320,11 +322,11 @@ def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, deterministic:
     return returns, lengths
 
 
-def run_evaluation(agent, args: Args, env_id: str, out_dir: str, writer: Optional[SummaryWriter], global_step: int) -> list:
-    """Evaluate on seeds disjoint from training's; print, log to TensorBoard and append to `{out_dir}/eval.csv`."""
+def run_evaluation(agent, args: Args, env_id: str, out_dir: str, writer: Optional[SummaryWriter], global_step: int, seed: int) -> list:
+    """Evaluate on seeds disjoint from those of training with `seed`; print, log to TensorBoard and append to `{out_dir}/eval.csv`."""
     started = time.time()
     video_folder = os.path.join(out_dir, "eval_videos") if args.capture_video else None
-    returns, lengths = evaluate(agent, env_id, args.eval_episodes, args.seed + 1_000_000, not args.eval_stochastic, video_folder)
+    returns, lengths = evaluate(agent, env_id, args.eval_episodes, seed + 1_000_000, not args.eval_stochastic, video_folder)
     seconds = time.time() - started
     print(f"eval {env_id}: return {np.mean(returns):.1f} ± {np.std(returns):.1f}, length {np.mean(lengths):.0f} over {len(returns)} episodes ({seconds:.1f} s)")
     if writer is not None:
@@ -355,6 +357,7 @@ def check_args(args: Args) -> None:
         (args.num_minibatches < 1 or batch_size % args.num_minibatches, f"the batch of {batch_size} samples (--num-envs × --num-steps) must divide into --num-minibatches {args.num_minibatches}."),
         (args.total_timesteps < batch_size, f"--total-timesteps {args.total_timesteps} is less than one batch of {batch_size} samples."),
         (args.eval_episodes < 1, "--eval-episodes must be ≥ 1."),
+        (args.torch_threads < 1, "--torch-threads must be ≥ 1."),
         (args.checkpoint_every < 0, "--checkpoint-every must be ≥ 0."),
     ]
     for failed, message in problems:
@@ -370,6 +373,7 @@ def train(args: Args) -> dict:
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = args.torch_deterministic
+    torch.set_num_threads(args.torch_threads)
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
 
     run_name = checkpoint["run_name"] if checkpoint else f"{args.env_id.replace('/', '_')}__{args.exp_name}__{args.seed}__{int(time.time())}"
@@ -415,79 +419,81 @@ def train(args: Args) -> dict:
         stop_requested.append(signum)
 
     signal.signal(signal.SIGINT, request_stop)
-    for iteration in range(start_iteration, num_iterations + 1):
-        if args.anneal_lr:
-            for optimizer in (critic_optimizer, actor_optimizer):
-                optimizer.param_groups[0]["lr"] = (1.0 - (iteration - 1.0) / num_iterations) * args.learning_rate
+    try:
+        for iteration in range(start_iteration, num_iterations + 1):
+            if args.anneal_lr:
+                for optimizer in (critic_optimizer, actor_optimizer):
+                    optimizer.param_groups[0]["lr"] = (1.0 - (iteration - 1.0) / num_iterations) * args.learning_rate
 
-        for step in range(args.num_steps):
-            global_step += args.num_envs
-            obs[step] = next_obs
-            with torch.no_grad():
-                mean, log_std = agent.actor(next_obs)
-                action = mean + log_std.exp() * torch.randn_like(mean)
-                log_probs[step] = gaussian_log_prob(mean, log_std, action)
-                values[step] = agent.value(next_obs)
-            actions[step] = action
-            raw_obs, reward, terminated, truncated, info = envs.step(action.cpu().numpy())
-            raw_obs_t = torch.as_tensor(raw_obs, device=device)
-            agent.obs_normalizer.update(raw_obs_t)
-            next_obs = agent.obs_normalizer(raw_obs_t)
-            reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
-            # A time limit is not a terminal state: bootstrap with V(final observation), not 0.
-            for i in np.flatnonzero(truncated & ~terminated):
-                final_obs = torch.as_tensor(info["final_obs"][i], device=device)[None]
+            for step in range(args.num_steps):
+                global_step += args.num_envs
+                obs[step] = next_obs
                 with torch.no_grad():
-                    reward[i] += args.gamma * agent.value(agent.obs_normalizer(final_obs))[0]
-            rewards[step], dones[step] = reward, torch.as_tensor(terminated | truncated, dtype=torch.float32, device=device)
-            for i in np.flatnonzero(info.get("_episode", [])):
-                episode_returns.append(float(info["episode"]["r"][i]))
-                writer.add_scalar("charts/episodic_return", info["episode"]["r"][i], global_step)
-                writer.add_scalar("charts/episodic_length", info["episode"]["l"][i], global_step)
+                    mean, log_std = agent.actor(next_obs)
+                    action = mean + log_std.exp() * torch.randn_like(mean)
+                    log_probs[step] = gaussian_log_prob(mean, log_std, action)
+                    values[step] = agent.value(next_obs)
+                actions[step] = action
+                raw_obs, reward, terminated, truncated, info = envs.step(action.cpu().numpy())
+                raw_obs_t = torch.as_tensor(raw_obs, device=device)
+                agent.obs_normalizer.update(raw_obs_t)
+                next_obs = agent.obs_normalizer(raw_obs_t)
+                reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
+                # A time limit is not a terminal state: bootstrap with V(final observation), not 0.
+                for i in np.flatnonzero(truncated & ~terminated):
+                    final_obs = torch.as_tensor(info["final_obs"][i], device=device)[None]
+                    with torch.no_grad():
+                        reward[i] += args.gamma * agent.value(agent.obs_normalizer(final_obs))[0]
+                rewards[step], dones[step] = reward, torch.as_tensor(terminated | truncated, dtype=torch.float32, device=device)
+                for i in np.flatnonzero(info.get("_episode", [])):
+                    episode_returns.append(float(info["episode"]["r"][i]))
+                    writer.add_scalar("charts/episodic_return", info["episode"]["r"][i], global_step)
+                    writer.add_scalar("charts/episodic_length", info["episode"]["l"][i], global_step)
 
-        update_start = time.time()
-        with torch.no_grad():
-            advantages, returns = compute_gae(rewards, values, dones, agent.value(next_obs), args.gamma, args.gae_lambda)
-        adv = advantages.reshape(-1)
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # A, normalized; the epsilon keeps a constant batch finite
-        batch = dict(obs=obs.reshape(batch_size, obs_dim), actions=actions.reshape(batch_size, act_dim),
-                     log_probs=log_probs.reshape(-1), returns=returns.reshape(-1), advantages=adv)
-        with torch.no_grad():
-            old_mean, old_log_std = agent.actor(batch["obs"])
+            update_start = time.time()
+            with torch.no_grad():
+                advantages, returns = compute_gae(rewards, values, dones, agent.value(next_obs), args.gamma, args.gae_lambda)
+            adv = advantages.reshape(-1)
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # A, normalized; the epsilon keeps a constant batch finite
+            batch = dict(obs=obs.reshape(batch_size, obs_dim), actions=actions.reshape(batch_size, act_dim),
+                         log_probs=log_probs.reshape(-1), returns=returns.reshape(-1), advantages=adv)
+            with torch.no_grad():
+                old_mean, old_log_std = agent.actor(batch["obs"])
 
-        stats = minibatch_updates(agent, critic_optimizer, actor_optimizer, batch, args)
-        with torch.no_grad():  # the exact mean KL(πθ_old ‖ πθ) of the whole update, as TRPO and RAT measure it
-            stats["kl"] = gaussian_kl(old_mean, old_log_std, *agent.actor(batch["obs"])).mean().item()
-        update_seconds = time.time() - update_start
-        if not all(torch.isfinite(p).all() for p in agent.parameters()):
-            raise FloatingPointError("the update made the network's weights non-finite; lower --learning-rate.")
+            stats = minibatch_updates(agent, critic_optimizer, actor_optimizer, batch, args)
+            with torch.no_grad():  # the exact mean KL(πθ_old ‖ πθ) of the whole update, as TRPO and RAT measure it
+                stats["kl"] = gaussian_kl(old_mean, old_log_std, *agent.actor(batch["obs"])).mean().item()
+            update_seconds = time.time() - update_start
+            if not all(torch.isfinite(p).all() for p in agent.parameters()):
+                raise FloatingPointError("the update made the network's weights non-finite; lower --learning-rate.")
 
-        sps = int((global_step - start_step) / (time.time() - start_time))
-        for key, value in stats.items():
-            writer.add_scalar(f"{'losses' if key.endswith('loss') else 'policy'}/{key}", value, global_step)
-        writer.add_scalar("charts/SPS", sps, global_step)
-        writer.add_scalar("charts/learning_rate", critic_optimizer.param_groups[0]["lr"], global_step)
-        writer.add_scalar("time/update_seconds", update_seconds, global_step)
-        if time.time() - last_print > 10 or iteration == num_iterations:
-            last_print = time.time()
-            recent = f"{np.mean(episode_returns[-20:]):8.1f}" if episode_returns else "       -"
-            print(f"step {global_step:>8}/{args.total_timesteps} | return {recent} | SPS {sps:>5} | "
-                  f"kl {stats['kl']:.4f} | update {update_seconds:.2f}s", flush=True)
-        if args.checkpoint_every and iteration % args.checkpoint_every == 0:
-            checkpoint_now(iteration)
-        if stop_requested:
-            path = checkpoint_now(iteration)
-            print(f"interrupted: checkpoint of step {global_step} saved to {path}; continue with --resume {path}")
-            envs.close()
-            writer.close()
-            sys.exit(130)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+            sps = int((global_step - start_step) / (time.time() - start_time))
+            for key, value in stats.items():
+                writer.add_scalar(f"{'losses' if key.endswith('loss') else 'policy'}/{key}", value, global_step)
+            writer.add_scalar("charts/SPS", sps, global_step)
+            writer.add_scalar("charts/learning_rate", critic_optimizer.param_groups[0]["lr"], global_step)
+            writer.add_scalar("time/update_seconds", update_seconds, global_step)
+            if time.time() - last_print > 10 or iteration == num_iterations:
+                last_print = time.time()
+                recent = f"{np.mean(episode_returns[-20:]):8.1f}" if episode_returns else "       -"
+                print(f"step {global_step:>8}/{args.total_timesteps} | return {recent} | SPS {sps:>5} | "
+                      f"kl {stats['kl']:.4f} | update {update_seconds:.2f}s", flush=True)
+            if args.checkpoint_every and iteration % args.checkpoint_every == 0:
+                checkpoint_now(iteration)
+            if stop_requested:
+                path = checkpoint_now(iteration)
+                print(f"interrupted: checkpoint of step {global_step} saved to {path}; continue with --resume {path}")
+                envs.close()
+                writer.close()
+                sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     summary = dict(run_name=run_name, global_step=global_step, episode_returns=episode_returns, agent=agent)
     if args.save_model:
         summary["checkpoint"] = checkpoint_now(num_iterations)
         print(f"model saved to {summary['checkpoint']}")
-        summary["eval_returns"] = run_evaluation(agent, args, args.env_id, run_dir, writer, global_step)
+        summary["eval_returns"] = run_evaluation(agent, args, args.env_id, run_dir, writer, global_step, args.seed)
     envs.close()
     writer.close()
     return summary
@@ -495,6 +501,7 @@ def train(args: Args) -> dict:
 
 def evaluate_checkpoint(args: Args) -> list:
     """--eval-checkpoint: rebuild the agent from the checkpoint and evaluate it; no training."""
+    torch.set_num_threads(args.torch_threads)
     checkpoint = load_checkpoint(args.eval_checkpoint)
     env_id = checkpoint["env_id"]
     if args.env_id not in (env_id, Args.env_id):
@@ -506,7 +513,7 @@ def evaluate_checkpoint(args: Args) -> list:
     agent.load_state_dict(checkpoint["agent"])
     out_dir = os.path.dirname(os.path.abspath(args.eval_checkpoint))
     with SummaryWriter(out_dir) as writer:
-        return run_evaluation(agent, args, env_id, out_dir, writer, checkpoint["global_step"])
+        return run_evaluation(agent, args, env_id, out_dir, writer, checkpoint["global_step"], checkpoint["args"]["seed"])
 
 
 if __name__ == "__main__":

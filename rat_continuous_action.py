@@ -42,7 +42,7 @@ class Args:
     exp_name: str = "rat_continuous_action"
     """the name of this experiment (part of the run name)"""
     seed: int = 1
-    """seed of the experiment: two CPU runs with the same seed give identical results"""
+    """seed of the experiment: two CPU runs with the same seed and --torch-threads give identical results"""
     torch_deterministic: bool = True
     """if toggled, `torch.backends.cudnn.deterministic=True`"""
     cuda: bool = True
@@ -84,7 +84,9 @@ class Args:
     target_kl: float = 0.01
     """npg: the KL divergence δ one step aims at (η = sqrt(2δ / ĝᵀFĝ))"""
     line_search: bool = True
-    """npg: backtrack (halving, up to 10 times) until the true KL ≤ δ and the surrogate improves"""
+    """npg: shrink the step (up to 10 times) until the true KL ≤ δ and the surrogate improves"""
+    line_search_factor: float = 0.8
+    """npg: factor of each shrink (halving settles at a quarter of δ: the full step's KL is just above δ)"""
     learning_rate: float = 3e-4
     """Adam learning rate of the critic (and of the actor with --update ppo), linearly annealed"""
     anneal_lr: bool = True
@@ -309,11 +311,11 @@ def compute_gae(rewards, values, dones, next_value, gamma: float, gae_lambda: fl
     return advantages, advantages + values
 
 
-def npg_step(actor: Actor, obs, actions, advantages, transformed_adv, target_kl: float, line_search: bool) -> dict:
+def npg_step(actor: Actor, obs, actions, advantages, transformed_adv, target_kl: float, line_search: bool, shrink: float = 0.8) -> dict:
     """Natural-gradient step θ ← θ + η ĝ with ĝ = ∇θ mean(Ã · log πθ) = (F + λI)⁻¹ g (direct backpropagation).
 
     η = sqrt(2δ / ĝᵀFĝ), the Fisher quadratic ĝᵀFĝ = ‖Sĝ‖²/N taken exactly by one Jacobian-vector product.
-    With the line search, η halves until the true mean KL ≤ δ and the surrogate mean(ratio · A) improves;
+    With the line search, η shrinks by `shrink` until the true mean KL ≤ δ and the surrogate mean(ratio · A) improves;
     if no step passes, the old parameters are put back."""
     params = list(actor.parameters())
     with torch.no_grad():
@@ -329,7 +331,7 @@ def npg_step(actor: Actor, obs, actions, advantages, transformed_adv, target_kl:
     old_params, flat_direction = parameters_to_vector(params).detach(), parameters_to_vector(direction)
     stats = dict(fisher_quad=fisher_quad.item(), scores_direction=scores_direction, accepted=0.0)
     for backtrack in range(10 if line_search else 1):
-        fraction = 0.5**backtrack
+        fraction = shrink**backtrack
         vector_to_parameters(old_params + fraction * step_size * flat_direction, params)
         with torch.no_grad():
             mean, log_std = actor(obs)
@@ -430,11 +432,11 @@ def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, deterministic:
     return returns, lengths
 
 
-def run_evaluation(agent, args: Args, env_id: str, out_dir: str, writer: Optional[SummaryWriter], global_step: int) -> list:
-    """Evaluate on seeds disjoint from training's; print, log to TensorBoard and append to `{out_dir}/eval.csv`."""
+def run_evaluation(agent, args: Args, env_id: str, out_dir: str, writer: Optional[SummaryWriter], global_step: int, seed: int) -> list:
+    """Evaluate on seeds disjoint from those of training with `seed`; print, log to TensorBoard and append to `{out_dir}/eval.csv`."""
     started = time.time()
     video_folder = os.path.join(out_dir, "eval_videos") if args.capture_video else None
-    returns, lengths = evaluate(agent, env_id, args.eval_episodes, args.seed + 1_000_000, not args.eval_stochastic, video_folder)
+    returns, lengths = evaluate(agent, env_id, args.eval_episodes, seed + 1_000_000, not args.eval_stochastic, video_folder)
     seconds = time.time() - started
     print(f"eval {env_id}: return {np.mean(returns):.1f} ± {np.std(returns):.1f}, length {np.mean(lengths):.0f} over {len(returns)} episodes ({seconds:.1f} s)")
     if writer is not None:
@@ -462,6 +464,7 @@ def check_args(args: Args) -> None:
         (args.rat_block_size < 1, f"--rat-block-size must be ≥ 1 (got {args.rat_block_size})."),
         (args.rat_sweeps < 1, f"--rat-sweeps must be ≥ 1 (got {args.rat_sweeps})."),
         (args.target_kl <= 0, f"--target-kl must be > 0 (got {args.target_kl})."),
+        (not 0 < args.line_search_factor < 1, f"--line-search-factor must lie in (0, 1) (got {args.line_search_factor})."),
         (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be ≥ 1."),
         (args.num_minibatches < 1 or batch_size % args.num_minibatches, f"the batch of {batch_size} samples (--num-envs × --num-steps) must divide into --num-minibatches {args.num_minibatches}."),
         (args.total_timesteps < batch_size, f"--total-timesteps {args.total_timesteps} is less than one batch of {batch_size} samples."),
@@ -529,98 +532,102 @@ def train(args: Args) -> dict:
         stop_requested.append(signum)
 
     signal.signal(signal.SIGINT, request_stop)
-    for iteration in range(start_iteration, num_iterations + 1):
-        if args.anneal_lr:
-            for optimizer in filter(None, (critic_optimizer, actor_optimizer)):
-                optimizer.param_groups[0]["lr"] = (1.0 - (iteration - 1.0) / num_iterations) * args.learning_rate
+    try:
+        for iteration in range(start_iteration, num_iterations + 1):
+            if args.anneal_lr:
+                for optimizer in filter(None, (critic_optimizer, actor_optimizer)):
+                    optimizer.param_groups[0]["lr"] = (1.0 - (iteration - 1.0) / num_iterations) * args.learning_rate
 
-        for step in range(args.num_steps):
-            global_step += args.num_envs
-            obs[step] = next_obs
-            with torch.no_grad():
-                mean, log_std = agent.actor(next_obs)
-                action = mean + log_std.exp() * torch.randn_like(mean)
-                log_probs[step] = gaussian_log_prob(mean, log_std, action)
-                values[step] = agent.value(next_obs)
-            actions[step] = action
-            raw_obs, reward, terminated, truncated, info = envs.step(action.cpu().numpy())
-            raw_obs_t = torch.as_tensor(raw_obs, device=device)
-            agent.obs_normalizer.update(raw_obs_t)
-            next_obs = agent.obs_normalizer(raw_obs_t)
-            reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
-            # A time limit is not a terminal state: bootstrap with V(final observation), not 0.
-            for i in np.flatnonzero(truncated & ~terminated):
-                final_obs = torch.as_tensor(info["final_obs"][i], device=device)[None]
+            for step in range(args.num_steps):
+                global_step += args.num_envs
+                obs[step] = next_obs
                 with torch.no_grad():
-                    reward[i] += args.gamma * agent.value(agent.obs_normalizer(final_obs))[0]
-            rewards[step], dones[step] = reward, torch.as_tensor(terminated | truncated, dtype=torch.float32, device=device)
-            for i in np.flatnonzero(info.get("_episode", [])):
-                episode_returns.append(float(info["episode"]["r"][i]))
-                writer.add_scalar("charts/episodic_return", info["episode"]["r"][i], global_step)
-                writer.add_scalar("charts/episodic_length", info["episode"]["l"][i], global_step)
+                    mean, log_std = agent.actor(next_obs)
+                    action = mean + log_std.exp() * torch.randn_like(mean)
+                    log_probs[step] = gaussian_log_prob(mean, log_std, action)
+                    values[step] = agent.value(next_obs)
+                actions[step] = action
+                raw_obs, reward, terminated, truncated, info = envs.step(action.cpu().numpy())
+                raw_obs_t = torch.as_tensor(raw_obs, device=device)
+                agent.obs_normalizer.update(raw_obs_t)
+                next_obs = agent.obs_normalizer(raw_obs_t)
+                reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
+                # A time limit is not a terminal state: bootstrap with V(final observation), not 0.
+                for i in np.flatnonzero(truncated & ~terminated):
+                    final_obs = torch.as_tensor(info["final_obs"][i], device=device)[None]
+                    with torch.no_grad():
+                        reward[i] += args.gamma * agent.value(agent.obs_normalizer(final_obs))[0]
+                rewards[step], dones[step] = reward, torch.as_tensor(terminated | truncated, dtype=torch.float32, device=device)
+                for i in np.flatnonzero(info.get("_episode", [])):
+                    episode_returns.append(float(info["episode"]["r"][i]))
+                    writer.add_scalar("charts/episodic_return", info["episode"]["r"][i], global_step)
+                    writer.add_scalar("charts/episodic_length", info["episode"]["l"][i], global_step)
 
-        update_start = time.time()
-        with torch.no_grad():
-            advantages, returns = compute_gae(rewards, values, dones, agent.value(next_obs), args.gamma, args.gae_lambda)
-        batch = dict(obs=obs.reshape(batch_size, obs_dim), actions=actions.reshape(batch_size, act_dim),
-                     log_probs=log_probs.reshape(-1), returns=returns.reshape(-1))
-        adv = advantages.reshape(-1)
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # A, normalized: the right-hand side of the transform
-
-        if args.transform == "none":
-            transformed_adv = adv
-        else:
-            score_fn = make_score_fn(agent.actor, batch["obs"], batch["actions"])
-            if args.transform == "rat":
-                transformed_adv = rat_transform(score_fn, adv, args.rat_lambda, args.rat_block_size, args.rat_sweeps)
-            else:
-                transformed_adv = dense_transform(score_fn(torch.arange(batch_size, device=device)), adv, args.rat_lambda)
-            if not torch.isfinite(transformed_adv).all():
-                raise FloatingPointError("the advantage transform is not finite; raise --rat-lambda.")
-        transform_seconds = time.time() - update_start
-        batch["transformed_adv"] = transformed_adv
-
-        stats = {}
-        if args.update == "npg":
-            stats = npg_step(agent.actor, batch["obs"], batch["actions"], adv, transformed_adv, args.target_kl, args.line_search)
-            if args.transform != "none":  # S ĝ = A − λÃ exactly when Ã solves the system
-                stats["relative_residual"] = ((adv - stats["scores_direction"] - args.rat_lambda * transformed_adv).norm() / adv.norm()).item()
-            del stats["scores_direction"]
-        stats.update(minibatch_updates(agent, critic_optimizer, actor_optimizer, batch, args))
-        if args.update == "ppo":
+            update_start = time.time()
             with torch.no_grad():
-                stats["kl"] = (batch["log_probs"] - gaussian_log_prob(*agent.actor(batch["obs"]), batch["actions"])).mean().item()
-        update_seconds = time.time() - update_start
-        if not all(torch.isfinite(p).all() for p in agent.parameters()):
-            raise FloatingPointError("the update made the network's weights non-finite; lower --target-kl or --learning-rate.")
+                advantages, returns = compute_gae(rewards, values, dones, agent.value(next_obs), args.gamma, args.gae_lambda)
+            batch = dict(obs=obs.reshape(batch_size, obs_dim), actions=actions.reshape(batch_size, act_dim),
+                         log_probs=log_probs.reshape(-1), returns=returns.reshape(-1))
+            adv = advantages.reshape(-1)
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # A, normalized: the right-hand side of the transform
 
-        sps = int((global_step - start_step) / (time.time() - start_time))
-        for key, value in stats.items():
-            writer.add_scalar(f"{'losses' if key.endswith('loss') else 'policy'}/{key}", value, global_step)
-        writer.add_scalar("charts/SPS", sps, global_step)
-        writer.add_scalar("charts/learning_rate", critic_optimizer.param_groups[0]["lr"], global_step)
-        writer.add_scalar("time/transform_seconds", transform_seconds, global_step)
-        writer.add_scalar("time/update_seconds", update_seconds, global_step)
-        if time.time() - last_print > 10 or iteration == num_iterations:
-            last_print = time.time()
-            recent = f"{np.mean(episode_returns[-20:]):8.1f}" if episode_returns else "       -"
-            print(f"step {global_step:>8}/{args.total_timesteps} | return {recent} | SPS {sps:>5} | "
-                  f"kl {stats['kl']:.4f} | transform {transform_seconds:.2f}s / update {update_seconds:.2f}s", flush=True)
-        if args.checkpoint_every and iteration % args.checkpoint_every == 0:
-            checkpoint_now(iteration)
-        if stop_requested:
-            path = checkpoint_now(iteration)
-            print(f"interrupted: checkpoint of step {global_step} saved to {path}; continue with --resume {path}")
-            envs.close()
-            writer.close()
-            sys.exit(130)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+            if args.transform == "none":
+                transformed_adv = adv
+            else:
+                score_fn = make_score_fn(agent.actor, batch["obs"], batch["actions"])
+                if args.transform == "rat":
+                    transformed_adv = rat_transform(score_fn, adv, args.rat_lambda, args.rat_block_size, args.rat_sweeps)
+                else:
+                    transformed_adv = dense_transform(score_fn(torch.arange(batch_size, device=device)), adv, args.rat_lambda)
+                if not torch.isfinite(transformed_adv).all():
+                    raise FloatingPointError("the advantage transform is not finite; raise --rat-lambda.")
+            transform_seconds = time.time() - update_start
+            batch["transformed_adv"] = transformed_adv
+
+            stats = {}
+            if args.update == "npg":
+                stats = npg_step(agent.actor, batch["obs"], batch["actions"], adv, transformed_adv, args.target_kl, args.line_search, args.line_search_factor)
+                if args.transform != "none":  # S ĝ = A − λÃ exactly when Ã solves the system
+                    stats["relative_residual"] = ((adv - stats["scores_direction"] - args.rat_lambda * transformed_adv).norm() / adv.norm().clamp_min(1e-12)).item()
+                del stats["scores_direction"]
+            with torch.no_grad():
+                old_mean, old_log_std = agent.actor(batch["obs"])
+            stats.update(minibatch_updates(agent, critic_optimizer, actor_optimizer, batch, args))
+            if args.update == "ppo":
+                with torch.no_grad():
+                    stats["kl"] = gaussian_kl(old_mean, old_log_std, *agent.actor(batch["obs"])).mean().item()
+            update_seconds = time.time() - update_start
+            if not all(torch.isfinite(p).all() for p in agent.parameters()):
+                raise FloatingPointError("the update made the network's weights non-finite; lower --target-kl or --learning-rate.")
+
+            sps = int((global_step - start_step) / (time.time() - start_time))
+            for key, value in stats.items():
+                writer.add_scalar(f"{'losses' if key.endswith('loss') else 'policy'}/{key}", value, global_step)
+            writer.add_scalar("charts/SPS", sps, global_step)
+            writer.add_scalar("charts/learning_rate", critic_optimizer.param_groups[0]["lr"], global_step)
+            writer.add_scalar("time/transform_seconds", transform_seconds, global_step)
+            writer.add_scalar("time/update_seconds", update_seconds, global_step)
+            if time.time() - last_print > 10 or iteration == num_iterations:
+                last_print = time.time()
+                recent = f"{np.mean(episode_returns[-20:]):8.1f}" if episode_returns else "       -"
+                print(f"step {global_step:>8}/{args.total_timesteps} | return {recent} | SPS {sps:>5} | "
+                      f"kl {stats['kl']:.4f} | transform {transform_seconds:.2f}s / update {update_seconds:.2f}s", flush=True)
+            if args.checkpoint_every and iteration % args.checkpoint_every == 0:
+                checkpoint_now(iteration)
+            if stop_requested:
+                path = checkpoint_now(iteration)
+                print(f"interrupted: checkpoint of step {global_step} saved to {path}; continue with --resume {path}")
+                envs.close()
+                writer.close()
+                sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     summary = dict(run_name=run_name, global_step=global_step, episode_returns=episode_returns, agent=agent)
     if args.save_model:
         summary["checkpoint"] = checkpoint_now(num_iterations)
         print(f"model saved to {summary['checkpoint']}")
-        summary["eval_returns"] = run_evaluation(agent, args, args.env_id, run_dir, writer, global_step)
+        summary["eval_returns"] = run_evaluation(agent, args, args.env_id, run_dir, writer, global_step, args.seed)
     envs.close()
     writer.close()
     return summary
@@ -640,7 +647,7 @@ def evaluate_checkpoint(args: Args) -> list:
     agent.load_state_dict(checkpoint["agent"])
     out_dir = os.path.dirname(os.path.abspath(args.eval_checkpoint))
     with SummaryWriter(out_dir) as writer:
-        return run_evaluation(agent, args, env_id, out_dir, writer, checkpoint["global_step"])
+        return run_evaluation(agent, args, env_id, out_dir, writer, checkpoint["global_step"], checkpoint["args"]["seed"])
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ class Args:
     grid: Optional[str] = "benchmark/grids/mujoco.py"
     """grid file giving the order of the methods (METHODS) and the bar (BAR); none: alphabetical, no bar"""
     bar: bool = False
-    """if toggled, add the grid file's BAR (RAT.md §6: 1.2 × the better baseline) as a column of the table"""
+    """if toggled, add the grid file's BAR (RAT.md §6: 1.2 × the better baseline) as a column, on rows of the grid's budget"""
     filter: tuple[str, ...] = ()
     """report only jobs whose name contains one of these patterns (shell wildcards allowed)"""
     last_episodes: int = 20
@@ -117,13 +117,14 @@ def mean_std_cell(values: list[float]) -> str:
     return f"{np.mean(values):.0f} ± {np.std(values, ddof=1):.0f} ({len(values)})"
 
 
-def markdown_table(groups: dict, methods: list[str], key: str, bar: Optional[dict]) -> str:
+def markdown_table(groups: dict, methods: list[str], key: str, bar: Optional[dict] = None, bar_steps: int = 0) -> str:
+    """Rows (env, budget), columns the methods; `bar` {env: return} fills the last column on rows of budget `bar_steps`."""
     header = ["env", "steps"] + methods + (["bar (RAT.md §6)"] if bar is not None else [])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for (env_id, steps), by_method in groups.items():
         cells = [env_id, steps_label(steps)] + [mean_std_cell([run[key] for run in by_method.get(m, [])]) for m in methods]
         if bar is not None:
-            cells.append(f"≥ {bar[env_id]}" if env_id in bar else "–")
+            cells.append(f"≥ {bar[env_id]}" if env_id in bar and steps == bar_steps else "–")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -135,7 +136,7 @@ def band(xs: list[np.ndarray], ys: list[np.ndarray], points: int = 200):
     return grid, curves.mean(0), curves.std(0, ddof=1 if len(curves) > 1 else 0)
 
 
-def plot_env(env_id: str, steps: int, by_method: dict, methods: list[str], path: Path) -> None:
+def plot_env(env_id: str, steps: int, by_method: dict, methods: list[str], window: int, path: Path) -> None:
     """Return vs environment steps (left) and vs wall-clock minutes (right), one line and band per method."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     colors = plt.get_cmap("tab10")
@@ -150,7 +151,7 @@ def plot_env(env_id: str, steps: int, by_method: dict, methods: list[str], path:
     axes[0].set_xlabel("environment steps")
     axes[1].set_xlabel("wall-clock minutes (one thread per run)")
     for ax in axes:
-        ax.set_ylabel("episodic return (mean of last 20)")
+        ax.set_ylabel(f"episodic return (mean of last {window})")
         ax.grid(alpha=0.3)
     axes[0].legend()
     fig.suptitle(f"{env_id}, {steps_label(steps)} steps: mean ± std over seeds")
@@ -160,7 +161,9 @@ def plot_env(env_id: str, steps: int, by_method: dict, methods: list[str], path:
 
 
 def main(args: Args) -> None:
-    grid = runpy.run_path(args.grid) if args.grid and os.path.isfile(args.grid) else {}
+    if args.grid and not os.path.isfile(args.grid):
+        sys.exit(f"error: grid file {args.grid!r} does not exist; pass --grid None to report without one.")
+    grid = runpy.run_path(args.grid) if args.grid else {}
     if args.bar and "BAR" not in grid:
         sys.exit(f"error: --bar needs a grid file that defines BAR; {args.grid!r} does not.")
     job_dirs = sorted(path.parent for path in Path(args.work_dir).glob("*/job.json"))
@@ -184,14 +187,14 @@ def main(args: Args) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(runs, out_dir / "returns.csv")
     bar = grid.get("BAR", {}) if args.bar else None
-    text = [f"Mean ± std over seeds (n seeds in parentheses) of the mean raw return of the last {args.last_episodes} training episodes.\n",
-            markdown_table(groups, methods, "last_return", bar)]
+    text = [f"Mean ± std over seeds (n seeds in parentheses) of the mean raw return of the last {args.last_episodes} training episodes.",
+            markdown_table(groups, methods, "last_return", bar, grid.get("TOTAL_TIMESTEPS", 0))]
     if any(not np.isnan(run["eval_return"]) for run in runs):
-        text += ["\n\nDeterministic evaluation of the final policy (eval/episodic_return of --save-model), mean ± std over seeds.\n",
-                 markdown_table(groups, methods, "eval_return", None)]
-    (out_dir / "table.md").write_text("".join(text) + "\n")
+        text += ["Deterministic evaluation of the final policy (eval/episodic_return of --save-model), mean ± std over seeds.",
+                 markdown_table(groups, methods, "eval_return")]
+    (out_dir / "table.md").write_text("\n\n".join(text) + "\n")
     for (env_id, steps), by_method in groups.items():
-        plot_env(env_id, steps, by_method, methods, out_dir / f"{env_id.replace('/', '_')}_{steps_label(steps)}.png")
+        plot_env(env_id, steps, by_method, methods, args.last_episodes, out_dir / f"{env_id.replace('/', '_')}_{steps_label(steps)}.png")
     print((out_dir / "table.md").read_text())
     print(f"wrote {out_dir}/returns.csv ({len(runs)} runs), table.md and {len(groups)} learning-curve PNGs")
 

@@ -4,7 +4,8 @@ Each job is one training script run as a subprocess, one thread each (OMP_NUM_TH
 own folder `{work_dir}/{job}/` (so its `runs/` lands there) with its output in `log.txt`. A job
 that exits with 0 writes `done.json` (exit code, wall seconds, command) and is skipped when the
 grid is started again; a job that failed is started afresh, its earlier attempt moved to
-`{work_dir}/{job}/failed-{k}/` so no partial run is mistaken for a result.
+`{work_dir}/{job}/failed-{k}/` so no partial run is mistaken for a result. To run a finished job
+again (after changing its flags, say), delete its folder.
 
 A grid is a small Python file (see benchmark/grids/mujoco.py): METHODS, ENVS, SEEDS,
 TOTAL_TIMESTEPS and COMMON_FLAGS. Then `python benchmark/report.py` turns the runs into tables
@@ -108,16 +109,16 @@ def run_job(job: Job, work_dir: str) -> tuple[str, int, float]:
     job_dir = Path(work_dir) / job.name
     if (job_dir / "done.json").exists():
         return "skipped", 0, 0.0
-    if job_dir.exists():  # an earlier attempt failed or was interrupted: keep it, out of the report's way
+    leftovers = [path for path in job_dir.iterdir() if not path.name.startswith("failed-")] if job_dir.exists() else []
+    if leftovers:  # an earlier attempt failed or was interrupted: keep it, out of the report's way
         attempt = job_dir / f"failed-{len(list(job_dir.glob('failed-*'))) + 1}"
-        leftovers = [path for path in job_dir.iterdir() if not path.name.startswith("failed-")]
         attempt.mkdir()
         for path in leftovers:
             shutil.move(path, attempt / path.name)
     job_dir.mkdir(parents=True, exist_ok=True)
     (job_dir / "job.json").write_text(json.dumps(dict(method=job.method, env_id=job.env_id, seed=job.seed,
                                                       total_timesteps=job.total_timesteps, command=job.command), indent=1))
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")  # the log follows the run live
     started = time.time()
     with open(job_dir / "log.txt", "w") as log:
         returncode = subprocess.run(job.command, cwd=job_dir, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
@@ -167,7 +168,7 @@ def submit_to_slurm(jobs: list[Job], args: Args) -> None:
                                slurm_array_parallelism=args.workers, slurm_partition=args.slurm_partition)
     work_dir = str(Path(args.work_dir).resolve())  # the array tasks may start in another directory
     submitted = executor.map_array(run_job, jobs, [work_dir] * len(jobs))
-    print(f"submitted {len(submitted)} jobs as Slurm array {submitted[0].job_id.split('_')[0]}; "
+    print(f"submitted {len(submitted)} jobs to {executor.cluster} (first job id {submitted[0].job_id}); "
           "the same command with --list instead of --slurm shows which are done.")
 
 

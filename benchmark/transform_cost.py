@@ -5,7 +5,8 @@ of rat_continuous_action.py (its Actor, the mean MLP widened to two tanh layers 
 HalfCheetah's 17 observations and 6 actions, so d = h² + 25h + 12 parameters) on a synthetic batch
 of N samples whose advantages depend on the actions, as in RL:
 
-  RAT             rat_transform (block Kaczmarz, blocks of b samples, K sweeps), then g = ∇θ mean(Ã · log πθ)
+  RAT             rat_transform (block Kaczmarz, blocks of b samples, K sweeps), then g = ∇θ mean(Ã · log πθ);
+                  each block's scores S_B (b × d) come from make_score_fn (torch.func vmap of grad), as in training
   dense Woodbury  S (N × d) materialized, Ã = (SSᵀ/N + λI)⁻¹ A by Cholesky (dense_transform), then g as above
   dense Fisher    S materialized, g = (SᵀS/N + λI)⁻¹ SᵀA/N by Cholesky of the d × d matrix
   CG              conjugate gradient on v ↦ Sᵀ(Sv)/N + λv, matrix-free: one jvp and one vjp through
@@ -17,15 +18,18 @@ The table's columns:
                it fits); "–" where neither fits
   seconds      wall-clock from the batch to g, one thread
   × PPO        seconds / seconds of the PPO update of the same N and h
-  peak MiB     how far the method raised the peak resident memory (getrusage max RSS) of a fresh
-               process that holds only the policy and the batch
-  model MiB    the memory model used to skip a method that would exceed --max-gib
+  peak MiB     how far the method raised the peak resident memory (getrusage max RSS) of a process
+               forked for this measurement alone, holding the policy and the batch
+  model MiB    the memory model; a method it puts over --max-gib is skipped, "out of memory budget":
+               where the rows say so, that method stops being possible on such a machine
 
 Usage:  python benchmark/transform_cost.py            (about 5 minutes on one core)
         python benchmark/transform_cost.py --quick    (under 30 s)
 """
 
 import dataclasses
+import functools
+import math
 import multiprocessing
 import os
 import resource
@@ -151,7 +155,7 @@ def cg_gradient(actor, obs, actions, advantages, args: Args) -> torch.Tensor:
 
 
 def ppo_update(actor, obs, actions, advantages, args: Args, epochs: int = 10, minibatches: int = 32) -> None:
-    """The actor's half of a PPO update as rat_continuous_action.py --update ppo does it (lr 3e-4, clip 0.2)."""
+    """The actor's half of a PPO update as rat_continuous_action.py --update ppo does it (lr 3e-4, clip 0.2); no g."""
     with torch.no_grad():
         old_log_prob = gaussian_log_prob(*actor(obs), actions)
     optimizer = torch.optim.Adam(actor.parameters(), lr=3e-4, eps=1e-5)
@@ -166,13 +170,16 @@ def ppo_update(actor, obs, actions, advantages, args: Args, epochs: int = 10, mi
 
 
 def memory_model(method: str, n: int, width: int, args: Args) -> float:
-    """Bytes a method adds beyond the policy and the batch: float32 scores, float64 solves, activations ~12 per unit."""
+    """Bytes a method adds beyond the policy and the batch: float32 scores, float64 solves, activations ~12 per unit.
+
+    Checked against the measured peaks: within a few % wherever the scores or the d × d matrices dominate."""
     d, b = num_params(width), min(args.block_size, n)
     activations = 4 * 12 * n * width
     return {
-        "dense Woodbury": max(8 * n * d, 4 * n * d + 40 * n**2) + activations,  # vmap's per-layer grads + their concatenation
+        "dense Woodbury": max(8 * n * d, 4 * n * d + 24 * n**2) + activations,  # S twice while concatenated; SSᵀ in float64
         "dense Fisher": max(8 * n * d, 4 * n * d + 24 * d**2) + activations,  # SᵀS/N + λI, its Cholesky factor, a copy of it
-        "RAT": 8 * b * d + 16 * d + activations,  # one block of scores, twice while concatenated
+        # a block's per-layer grads and their concatenation, while the previous block's scores are still held
+        "RAT": (8 if b == n else 12) * b * d + 16 * d + activations,
         "CG": 32 * d + 2 * activations,  # a handful of d-vectors; the jvp's tangents double the activations
         "PPO update": 16 * d + activations // 32,  # gradients and Adam's two moments
     }[method.split(",")[0]]
@@ -185,21 +192,11 @@ def max_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 
-def run_method(method: str, actor, obs, actions, advantages, args: Args):
-    """g by the named method (None for the PPO update)."""
-    if method.startswith("RAT"):
-        return rat_gradient(actor, obs, actions, advantages, args, sweeps=int(method.split(",")[1].split()[0]))
-    if method == "PPO update":
-        return ppo_update(actor, obs, actions, advantages, args)
-    solver = {"dense Woodbury": woodbury_gradient, "dense Fisher": fisher_gradient, "CG": cg_gradient}[method]
-    return solver(actor, obs, actions, advantages, args)
-
-
-def measure(method: str, n: int, width: int, args: Args, reference_path: str) -> dict:
-    """Time and peak memory of one method; saves g as the reference if it is the first exact solve of (N, h)."""
+def measure(method: str, solver, n: int, width: int, args: Args, reference_path: str) -> dict:
+    """Time and peak memory of one method; saves its g as the reference if it is the first exact solve of (N, h)."""
     problem = make_problem(n, width)
     rss_before, started = max_rss_bytes(), time.perf_counter()
-    gradient = run_method(method, *problem, args)
+    gradient = solver(*problem, args)
     seconds, peak = time.perf_counter() - started, max_rss_bytes() - rss_before
     error = float("nan")
     if gradient is not None and os.path.exists(reference_path):
@@ -238,24 +235,30 @@ def main(args: Args) -> None:
     if args.quick:
         args = dataclasses.replace(args, batch_sizes=(256, 1024), widths=(64, 256), base_batch=1024, sweeps=(3,))
     configs = sorted({(n, min(args.widths)) for n in args.batch_sizes} | {(args.base_batch, w) for w in args.widths})
-    methods = ["dense Woodbury", "dense Fisher"] + [f"RAT, {k} sweep{'s' * (k > 1)}" for k in args.sweeps] + ["CG", "PPO update"]
+    methods = {
+        "dense Woodbury": woodbury_gradient,
+        "dense Fisher": fisher_gradient,
+        **{f"RAT, {k} sweep{'s' * (k > 1)}": functools.partial(rat_gradient, sweeps=k) for k in args.sweeps},
+        "CG": cg_gradient,
+        "PPO update": ppo_update,
+    }
     # Every measurement runs in a process forked from this one; torch's lazy imports and first-call set-up
     # (seconds) are paid here once, on a tiny problem, instead of inside each measurement.
     torch.set_num_threads(args.threads)
-    for method in methods:
-        run_method(method, *make_problem(64, 8), args)
+    for solver in methods.values():
+        solver(*make_problem(64, 8), args)
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n, width in configs:
             reference_path = os.path.join(tmp, f"g_{n}_{width}.pt")
             results = {}
-            for method in methods:
+            for method, solver in methods.items():
                 needed = memory_model(method, n, width, args)
                 if needed > args.max_gib * GIB:
                     results[method] = dict(skipped=f"out of memory budget (needs {gib_text(needed)} GiB)", model=needed)
                 else:
-                    results[method] = dict(measure_in_fresh_process(method, n, width, args, reference_path), model=needed)
+                    results[method] = dict(measure_in_fresh_process(method, solver, n, width, args, reference_path), model=needed)
                 outcome = results[method].get("skipped") or f"{results[method]['seconds']:.2f} s"
                 print(f"N {n:>5}  h {width:>5}  {method:<16} {outcome}", file=sys.stderr, flush=True)
             rows += [(n, width, method, results[method], results["PPO update"].get("seconds")) for method in methods]
@@ -273,7 +276,7 @@ def main(args: Args) -> None:
         if "skipped" in result:
             lines.append(f"| {n} | {width} | {num_params(width):,} | {method} | – | {result['skipped']} | – | – | {model} |")
             continue
-        error = "–" if result["error"] != result["error"] else f"{result['error']:.1e}"
+        error = "–" if math.isnan(result["error"]) else f"{result['error']:.1e}"
         ratio = f"{result['seconds'] / ppo_seconds:.2f}" if ppo_seconds else "–"
         lines.append(f"| {n} | {width} | {num_params(width):,} | {method} | {error} | {result['seconds']:.2f} | {ratio} | "
                      f"{result['peak'] / 2**20:,.0f} | {model} |")
