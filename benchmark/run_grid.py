@@ -3,9 +3,12 @@
 Each job is one training script run as a subprocess, one thread each (OMP_NUM_THREADS=1), in its
 own folder `{work_dir}/{job}/` (so its `runs/` lands there) with its output in `log.txt`. A job
 that exits with 0 writes `done.json` (exit code, wall seconds, command) and is skipped when the
-grid is started again; a job that failed is started afresh, its earlier attempt moved to
+grid is started again. A job that was interrupted (the machine stopped, Ctrl-C) and left a
+checkpoint (the grids pass `--checkpoint-every`) goes on from it with `--resume`, logging into the
+same run; a job without one is started afresh, its earlier attempt moved to
 `{work_dir}/{job}/failed-{k}/` so no partial run is mistaken for a result. To run a finished job
-again (after changing its flags, say), delete its folder.
+again (after changing its flags, say), delete its folder. Jobs run seed by seed, so a grid cut
+short still compares every method on the same seeds.
 
 A grid is a small Python file (see benchmark/grids/mujoco.py): METHODS, ENVS, SEEDS,
 TOTAL_TIMESTEPS and COMMON_FLAGS. Then `python benchmark/report.py` turns the runs into tables
@@ -93,9 +96,9 @@ def make_jobs(grid: dict, total_timesteps: Optional[int] = None, patterns: tuple
     """Every (method, env, seed) of the grid as a command line, kept if its name matches a pattern (or there are none)."""
     steps = total_timesteps or grid["TOTAL_TIMESTEPS"]
     jobs = []
-    for method, (script, *method_flags) in grid["METHODS"].items():
+    for seed in grid["SEEDS"]:
         for env_id in grid["ENVS"]:
-            for seed in grid["SEEDS"]:
+            for method, (script, *method_flags) in grid["METHODS"].items():
                 name = f"{method}__{env_id.replace('/', '_')}__s{seed}__{steps_label(steps)}"
                 command = (sys.executable, str(REPO / script), *method_flags, "--exp-name", method, "--env-id", env_id,
                            "--seed", str(seed), "--total-timesteps", str(steps), *grid.get("COMMON_FLAGS", []))
@@ -109,7 +112,9 @@ def run_job(job: Job, work_dir: str) -> tuple[str, int, float]:
     job_dir = Path(work_dir) / job.name
     if (job_dir / "done.json").exists():
         return "skipped", 0, 0.0
-    leftovers = [path for path in job_dir.iterdir() if not path.name.startswith("failed-")] if job_dir.exists() else []
+    checkpoints = sorted(job_dir.glob("runs/*/checkpoint.pt"))
+    command = job.command + ("--resume", str(checkpoints[-1].relative_to(job_dir))) if checkpoints else job.command
+    leftovers = [] if checkpoints else [path for path in job_dir.iterdir() if not path.name.startswith("failed-")] if job_dir.exists() else []
     if leftovers:  # an earlier attempt failed or was interrupted: keep it, out of the report's way
         attempt = job_dir / f"failed-{len(list(job_dir.glob('failed-*'))) + 1}"
         attempt.mkdir()
@@ -120,11 +125,13 @@ def run_job(job: Job, work_dir: str) -> tuple[str, int, float]:
                                                       total_timesteps=job.total_timesteps, command=job.command), indent=1))
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")  # the log follows the run live
     started = time.time()
-    with open(job_dir / "log.txt", "w") as log:
-        returncode = subprocess.run(job.command, cwd=job_dir, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+    with open(job_dir / "log.txt", "a") as log:
+        log.write(f"$ {' '.join(command)}\n")
+        log.flush()
+        returncode = subprocess.run(command, cwd=job_dir, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
     seconds = time.time() - started
     if returncode == 0:
-        (job_dir / "done.json").write_text(json.dumps(dict(returncode=0, wall_seconds=round(seconds, 1), command=job.command), indent=1))
+        (job_dir / "done.json").write_text(json.dumps(dict(returncode=0, wall_seconds=round(seconds, 1), command=command), indent=1))
     return ("done" if returncode == 0 else "failed"), returncode, seconds
 
 

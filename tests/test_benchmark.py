@@ -78,6 +78,26 @@ def test_runner_skips_finished_jobs_and_reruns_failed_ones(tmp_path, monkeypatch
     assert "failing on purpose" in (failed / "failed-1" / "log.txt").read_text()  # the failed attempt is kept
 
 
+def test_interrupted_job_with_a_checkpoint_resumes_from_it(tmp_path):
+    script = tmp_path / "fake.py"
+    # The first attempt leaves a checkpoint and dies; a resumed attempt finishes.
+    script.write_text(FAKE_SCRIPT + textwrap.dedent("""
+        if "--resume" not in sys.argv:
+            os.makedirs("runs/r", exist_ok=True)
+            open("runs/r/checkpoint.pt", "w").close()
+            sys.exit(4)
+    """))
+    work = tmp_path / "work"
+    args = run_grid.Args(grid=str(write_grid(tmp_path, script, seeds=(1,))), work_dir=str(work), filter=("rat",))
+    with pytest.raises(SystemExit):
+        run_grid.main(args)
+    run_grid.main(args)
+    job_dir = work / "rat__Hopper-v5__s1__1M"
+    calls = (job_dir / "calls.txt").read_text().splitlines()
+    assert len(calls) == 2 and calls[1].endswith("--resume runs/r/checkpoint.pt")
+    assert (job_dir / "done.json").exists() and not list(job_dir.glob("failed-*"))  # one run, continued in place
+
+
 def write_run(work: Path, method: str, seed: int, returns: list, eval_return=None, finished=True) -> None:
     """A job folder as run_grid.py leaves it, with TensorBoard events as the training scripts log them."""
     job_dir = work / f"{method}__Hopper-v5__s{seed}__1M"
