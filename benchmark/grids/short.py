@@ -1,0 +1,22 @@
+"""A short grid (300k steps, 2 seeds) that screens before the 1M-step benchmark.
+
+It answers two questions side by side, on the same seeds: which policy step RAT should use by
+default (`rat`, the natural-gradient step, against `rat-ppo`, PPO's clipped surrogate with Ã in
+place of A), and where RAT stands against PPO, TRPO and NPG after a short budget.
+Its job names match benchmark/grids/mujoco.py run with --total-timesteps 300000.
+
+    python benchmark/run_grid.py --grid benchmark/grids/short.py
+    python benchmark/report.py
+"""
+
+METHODS = {
+    "rat": ["rat_continuous_action.py"],
+    "rat-ppo": ["rat_continuous_action.py", "--update", "ppo"],
+    "ppo": ["ppo_baseline.py"],
+    "trpo": ["trpo_baseline.py"],
+    "npg": ["trpo_baseline.py", "--no-line-search"],
+}
+ENVS = ["Hopper-v5", "HalfCheetah-v5"]
+SEEDS = [1, 2]
+TOTAL_TIMESTEPS = 300_000
+COMMON_FLAGS = ["--save-model", "--checkpoint-every", "10"]
