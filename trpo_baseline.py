@@ -52,6 +52,8 @@ class Args:
     """CPU threads of torch: one is fastest for these small networks, and more stall when the cores are busy"""
     capture_video: bool = False
     """if toggled, save videos of the agent (training env 0, or every evaluated episode) to `videos/`"""
+    fast_render: bool = True
+    """if toggled, videos render without multisampling and shadows (measured 3.4 → 32.6 frames/s on a CPU)"""
     save_model: bool = False
     """if toggled, save a checkpoint at the end of training to `runs/{run_name}/checkpoint.pt` and evaluate it"""
     checkpoint_every: int = 0
@@ -107,9 +109,13 @@ class Args:
 # ---------------------------------------------------------------------------- environment
 
 
-def make_env(env_id: str, video_folder: Optional[str] = None):
+def make_env(env_id: str, video_folder: Optional[str] = None, fast_render: bool = True):
     def thunk():
         env = gym.make(env_id, render_mode="rgb_array" if video_folder else None)
+        if video_folder and fast_render:  # 4× multisampling and shadows make CPU (EGL/Mesa) rendering ~10× slower
+            physics = getattr(env.unwrapped, "_env", None)  # DeepMind Control through shimmy
+            model = physics.physics.model if physics is not None else env.unwrapped.model
+            model.vis.quality.offsamples, model.vis.quality.shadowsize = 0, 0
         if isinstance(env.observation_space, gym.spaces.Dict):  # DeepMind Control state tasks
             env = gym.wrappers.FlattenObservation(env)
         env = gym.wrappers.ClipAction(env)
@@ -140,7 +146,7 @@ def make_envs(args: Args, run_name: str):
     """Vector env that auto-resets within the step; raw episode returns, then reward scaling and clipping."""
     video_folder = f"videos/{run_name}" if args.capture_video else None
     envs = gym.vector.SyncVectorEnv(
-        [make_env(args.env_id, video_folder if i == 0 else None) for i in range(args.num_envs)],
+        [make_env(args.env_id, video_folder if i == 0 else None, args.fast_render) for i in range(args.num_envs)],
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
     )
     envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
@@ -382,9 +388,10 @@ def load_checkpoint(path: str, env_id: Optional[str] = None) -> dict:
     return checkpoint
 
 
-def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, deterministic: bool = True, video_folder: Optional[str] = None):
+def evaluate(agent: Agent, env_id: str, episodes: int, seed: int, deterministic: bool = True, video_folder: Optional[str] = None,
+             fast_render: bool = True):
     """Undiscounted returns and lengths of `episodes` episodes, normalization frozen, on seeds seed, seed+1, …"""
-    env = make_env(env_id, video_folder)()
+    env = make_env(env_id, video_folder, fast_render)()
     device = next(agent.parameters()).device
     returns, lengths = [], []
     for episode in range(episodes):
@@ -407,7 +414,7 @@ def run_evaluation(agent, args: Args, env_id: str, out_dir: str, writer: Optiona
     """Evaluate on seeds disjoint from those of training with `seed`; print, log to TensorBoard and append to `{out_dir}/eval.csv`."""
     started = time.time()
     video_folder = os.path.join(out_dir, "eval_videos") if args.capture_video else None
-    returns, lengths = evaluate(agent, env_id, args.eval_episodes, seed + 1_000_000, not args.eval_stochastic, video_folder)
+    returns, lengths = evaluate(agent, env_id, args.eval_episodes, seed + 1_000_000, not args.eval_stochastic, video_folder, args.fast_render)
     seconds = time.time() - started
     print(f"eval {env_id}: return {np.mean(returns):.1f} ± {np.std(returns):.1f}, length {np.mean(lengths):.0f} over {len(returns)} episodes ({seconds:.1f} s)")
     if writer is not None:

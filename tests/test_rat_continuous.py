@@ -263,6 +263,14 @@ def test_saved_checkpoint_evaluates_like_the_live_agent(tmp_path, monkeypatch):
     assert (tmp_path / "runs" / result["run_name"] / "eval.csv").read_text().count("\n") == 4
 
 
+def test_evaluation_with_video_writes_one_mp4_per_episode(tmp_path):
+    torch.manual_seed(0)
+    agent = rat.Agent(4, 1)  # InvertedPendulum-v5: an untrained policy drops the pole within a few dozen steps
+    returns, _ = rat.evaluate(agent, "InvertedPendulum-v5", 2, seed=0, video_folder=str(tmp_path / "videos"))
+    assert len(returns) == 2
+    assert sorted(path.suffix for path in (tmp_path / "videos").iterdir()) == [".mp4", ".mp4"]
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--rat-lambda", "0"], "--rat-lambda must be > 0"),
     (["--rat-block-size", "0"], "--rat-block-size must be"),
