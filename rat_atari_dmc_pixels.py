@@ -10,7 +10,12 @@ S (N × d) being the per-sample scores ∇θ log πθ(a_i|s_i) of the batch over
 A CNN's per-sample scores are expensive to materialize, so `FactoredScores` holds S as per-layer
 factors from one batched forward and backward: every product the solve needs (S_B S_Bᵀ, S_B w,
 S_Bᵀ Δ) is a product of small matrices, and the whole transform costs about one extra
-forward-backward pass over the batch.
+forward-backward pass over the batch (measured: 0.4 of a PPO update on Breakout, one CPU thread).
+
+Ã's weights cancel only across the samples it was solved on (a slice S_BᵀÃ_B of the batch's Ã is
+no natural gradient, and a noisy one), so with the default `--update ppo` each mini-batch gets its
+own solve (exact at the defaults: one block), and every Adam step follows that mini-batch's natural gradient; `--update npg` solves once over the whole batch and takes one
+KL-sized step. `--transform none` is PPO from pixels with everything else identical.
 
 One script, both families; the env id decides wrappers and policy head:
     Atari (categorical):          python rat_atari_dmc_pixels.py --env-id ALE/Breakout-v5
@@ -22,6 +27,7 @@ import dataclasses
 import math
 import os
 import random
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -46,11 +52,13 @@ class Args:
     exp_name: str = "rat_atari_dmc_pixels"
     """the name of this experiment (part of the run name)"""
     seed: int = 1
-    """seed of the experiment: two CPU runs with the same seed give identical results"""
+    """seed of the experiment: two CPU runs with the same seed and --torch-threads give identical results"""
     torch_deterministic: bool = True
     """if toggled, `torch.backends.cudnn.deterministic=True`"""
     cuda: bool = True
     """if toggled, use a GPU when one is present (the CPU otherwise)"""
+    torch_threads: int = 1
+    """CPU threads of torch: more help the batched passes only on idle cores, and stall when the cores are busy"""
     capture_video: bool = False
     """if toggled, save videos of the agent (training env 0, or every evaluated episode) to `videos/`"""
     save_model: bool = False
@@ -83,8 +91,8 @@ class Args:
     """DeepMind Control: times each action is repeated (default: cartpole 8, cheetah 4, walker 2, finger 2, reacher 4, ball_in_cup 4, others 4)"""
     max_episode_steps: Optional[int] = None
     """cut episodes after this many agent steps, in training and evaluation (default: the environment's own limit)"""
-    fast_rendering: bool = True
-    """DeepMind Control: render without multisampling and shadows (measured here 29 → 309 frames/s at 84×84)"""
+    fast_render: bool = True
+    """DeepMind Control: render the observed frames without multisampling and shadows (measured here 29 → 309 frames/s at 84×84)"""
 
     # --- algorithm ---
     update: Literal["ppo", "npg"] = "ppo"
@@ -110,7 +118,9 @@ class Args:
     target_kl: float = 0.01
     """npg: the KL divergence δ one step aims at (η = sqrt(2δ / ĝᵀFĝ))"""
     line_search: bool = True
-    """npg: backtrack (halving, up to 10 times) until the true KL ≤ δ and the surrogate improves"""
+    """npg: shrink the step (up to 10 times) until the true KL ≤ δ and the surrogate improves"""
+    line_search_factor: float = 0.8
+    """npg: factor of each shrink (halving settles at a quarter of δ: the full step's KL is just above δ)"""
 
     # --- RAT ---
     transform: Literal["rat", "dense", "none"] = "rat"
@@ -122,9 +132,11 @@ class Args:
     rat_sweeps: int = 3
     """Kaczmarz sweeps over the batch (one is exact when a block holds the whole system)"""
     rat_per_minibatch: bool = True
-    """ppo: solve Ã on each mini-batch's own samples, so each Adam step is that mini-batch's natural gradient (RAT.md §3, lesson 1)"""
+    """ppo: solve Ã on each mini-batch's own samples, so each Adam step is that mini-batch's natural gradient (off: once on the batch)"""
     rat_factored: bool = True
     """if toggled, S_B's products come from per-layer factors of one batched backward (exact); off: torch.func materializes S_B (slow reference)"""
+    rat_conv_dtype: Literal["bfloat16", "float32"] = "bfloat16"
+    """dtype of the per-sample convolution gradients: bfloat16 halves their memory and takes a third off the transform (Ã within 1e-5 of float32 on a first Breakout batch)"""
 
 
 FAMILY_DEFAULTS = {
@@ -140,8 +152,11 @@ DMC_ACTION_REPEAT = {"cartpole": 8, "cheetah": 4, "walker": 2, "finger": 2, "rea
 def env_family(env_id: str) -> str:
     """'atari' or 'dm_control', registering that family with Gymnasium; one sentence for any other id."""
     if env_id.startswith("dm_control/"):
-        import shimmy
-
+        try:  # dm_control loads its GL backend on import
+            import shimmy
+        except Exception as error:
+            sys.exit(f"error: cannot load DeepMind Control with MUJOCO_GL={os.environ['MUJOCO_GL']} ({type(error).__name__}: {error}); "
+                     "set MUJOCO_GL to a backend this machine has: egl, osmesa or glfw.")
         gym.register_envs(shimmy)
         family = "dm_control"
     else:
@@ -164,9 +179,10 @@ def with_family_defaults(args: Args) -> Args:
     return dataclasses.replace(args, **defaults)
 
 
-def make_env(env_id: str, action_repeat: Optional[int], max_episode_steps: Optional[int], fast_rendering: bool,
+def make_env(env_id: str, action_repeat: Optional[int], max_episode_steps: Optional[int], fast_render: bool,
              video_folder: Optional[str] = None):
-    """uint8 channel-first frames: Atari (4, 84, 84) grayscale, DeepMind Control (9, 84, 84) = 3 stacked RGB frames."""
+    """uint8 channel-first frames: Atari (4, 84, 84) grayscale, DeepMind Control (9, 84, 84) = 3 stacked RGB frames.
+    Atari v5 ids keep their sticky actions (repeat probability 0.25); NoFrameskip-v4 ids have none."""
 
     def thunk():
         if env_family(env_id) == "atari":
@@ -174,17 +190,13 @@ def make_env(env_id: str, action_repeat: Optional[int], max_episode_steps: Optio
             # max-pool the last two frames. A lost life is terminal for the learner only (see `train`): Gymnasium's
             # terminal_on_life_loss restarts the whole game, so the agent would only ever play its first life.
             env = gym.make(env_id, frameskip=1, render_mode="rgb_array" if video_folder else None)
-            if video_folder:
-                env = gym.wrappers.RecordVideo(env, video_folder, episode_trigger=lambda episode: True)
             env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True)
             env = gym.wrappers.FrameStackObservation(env, 4)
         else:
             env = gym.make(env_id, render_mode="rgb_array", render_kwargs=dict(width=84, height=84, camera_id=0))
-            if fast_rendering:  # read when the first render creates the GL context
+            if fast_render:  # read when the first render creates the GL context
                 env.unwrapped.physics.model.vis.quality.offsamples = 0
                 env.unwrapped.physics.model.vis.quality.shadowsize = 0
-            if video_folder:
-                env = gym.wrappers.RecordVideo(env, video_folder, episode_trigger=lambda episode: True)
             env = gym.wrappers.ClipAction(env)
             env = gym.wrappers.RepeatAction(env, action_repeat)
             env = gym.wrappers.AddRenderObservation(env, render_only=True)  # (84, 84, 3)
@@ -194,28 +206,31 @@ def make_env(env_id: str, action_repeat: Optional[int], max_episode_steps: Optio
             env = gym.wrappers.ReshapeObservation(env, (9, 84, 84))
         if max_episode_steps:
             env = gym.wrappers.TimeLimit(env, max_episode_steps)
+        if video_folder:  # one frame per agent step
+            env = gym.wrappers.RecordVideo(env, video_folder, episode_trigger=lambda episode: True)
         return env
 
     return thunk
 
 
-def check_env(env_id: str, action_repeat: Optional[int], fast_rendering: bool) -> None:
+def check_env(env_id: str, action_repeat: Optional[int], fast_render: bool) -> None:
     """Stop with one sentence if the environment cannot be built or rendered."""
     try:
-        env = make_env(env_id, action_repeat, None, fast_rendering)()
+        env = make_env(env_id, action_repeat, None, fast_render)()
         env.reset(seed=0)
         env.close()
     except Exception as error:
         if env_id.startswith("dm_control/"):
-            sys.exit(f"error: cannot render {env_id} with MUJOCO_GL={os.environ['MUJOCO_GL']} ({error}); install EGL or set MUJOCO_GL=osmesa.")
-        sys.exit(f"error: cannot create {env_id} ({error}).")
+            sys.exit(f"error: cannot render {env_id} with MUJOCO_GL={os.environ['MUJOCO_GL']} ({type(error).__name__}: {error}); "
+                     "set MUJOCO_GL to a backend this machine has: egl, osmesa or glfw.")
+        sys.exit(f"error: cannot create {env_id} ({type(error).__name__}: {error}).")
 
 
 def make_envs(args: Args, run_name: str):
     """Vector env that auto-resets within the step; raw episode returns, then reward clipping (Atari) or scaling (DMC)."""
     video_folder = f"videos/{run_name}" if args.capture_video else None
     envs = gym.vector.SyncVectorEnv(
-        [make_env(args.env_id, args.action_repeat, args.max_episode_steps, args.fast_rendering, video_folder if i == 0 else None)
+        [make_env(args.env_id, args.action_repeat, args.max_episode_steps, args.fast_render, video_folder if i == 0 else None)
          for i in range(args.num_envs)],
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
     )
@@ -252,101 +267,47 @@ class NatureCNN(nn.Sequential):
         return super().forward(obs.to(self[0].weight.dtype) / 255.0)
 
 
-class CategoricalHead(nn.Module):
-    """π(a|s) = softmax(z(s))_a; a distribution is the tuple (logits,)."""
+class LogStd(nn.Module):
+    """A state-independent log σ as a layer whose output is log σ expanded over the batch: hooks see its per-sample gradient."""
 
-    def __init__(self, hidden: int, num_actions: int):
+    def __init__(self, act_dim: int):
         super().__init__()
-        self.logits = layer_init(nn.Linear(hidden, num_actions), std=0.01)
-
-    def forward(self, features):
-        return (self.logits(features),)
-
-    @staticmethod
-    def log_prob(dist, action):
-        return dist[0].log_softmax(-1).gather(-1, action.long()[..., None])[..., 0]
-
-    @staticmethod
-    def entropy(dist):
-        log_p = dist[0].log_softmax(-1)
-        return -(log_p.exp() * log_p).sum(-1)
-
-    @staticmethod
-    def kl(dist0, dist1):
-        """KL(π0 ‖ π1) per state = Σ_a π0(a) (log π0(a) − log π1(a))."""
-        log_p0, log_p1 = dist0[0].log_softmax(-1), dist1[0].log_softmax(-1)
-        return (log_p0.exp() * (log_p0 - log_p1)).sum(-1)
-
-    @staticmethod
-    def sample(dist):
-        return torch.distributions.Categorical(logits=dist[0]).sample()
-
-    @staticmethod
-    def mode(dist):
-        return dist[0].argmax(-1)
-
-
-class GaussianHead(nn.Module):
-    """π(a|s) = N(μθ(s), diag(σ²)) with a state-independent log σ; a distribution is the tuple (mean, log_std)."""
-
-    def __init__(self, hidden: int, act_dim: int):
-        super().__init__()
-        self.mean = layer_init(nn.Linear(hidden, act_dim), std=0.01)
         self.log_std = nn.Parameter(torch.zeros(act_dim))
 
-    def forward(self, features):
-        mean = self.mean(features)
-        return mean, self.log_std.expand_as(mean)
-
-    @staticmethod
-    def log_prob(dist, action):
-        """log π(a|s) = Σ_j −(a_j − μ_j)² / (2σ_j²) − log σ_j − ½ log 2π."""
-        mean, log_std = dist
-        return (-0.5 * ((action - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-
-    @staticmethod
-    def entropy(dist):
-        return (dist[1] + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)
-
-    @staticmethod
-    def kl(dist0, dist1):
-        """KL(π0 ‖ π1) per state = Σ_j log σ1/σ0 + (σ0² + (μ0 − μ1)²) / (2σ1²) − ½."""
-        (mean0, log_std0), (mean1, log_std1) = dist0, dist1
-        return (log_std1 - log_std0 + ((2 * log_std0).exp() + (mean0 - mean1) ** 2) / (2 * (2 * log_std1).exp()) - 0.5).sum(-1)
-
-    @staticmethod
-    def sample(dist):
-        return dist[0] + dist[1].exp() * torch.randn_like(dist[0])
-
-    @staticmethod
-    def mode(dist):
-        return dist[0]
+    def forward(self, mean: torch.Tensor) -> torch.Tensor:
+        return self.log_std.expand_as(mean)
 
 
 class Agent(nn.Module):
-    """Policy πθ(a|s) = head(encoder(s)) and value V(s) = critic(features); the encoder is shared unless separate_encoders.
-
-    The policy parameters θ are the encoder's and the head's: with a shared encoder, the scores include the CNN."""
+    """Policy πθ(a|s) on encoder features — softmax over Atari's actions, or N(μθ(s), diag σ²) with a state-independent
+    log σ for DeepMind Control — and value V(s). The encoder is shared unless separate_encoders: θ includes the CNN."""
 
     def __init__(self, obs_shape: tuple, action_space: gym.Space, separate_encoders: bool = False,
                  channels: tuple = (32, 64, 64), hidden: int = 512):
         super().__init__()
+        discrete = isinstance(action_space, gym.spaces.Discrete)
         self.encoder = NatureCNN(obs_shape, channels, hidden)
         self.critic_encoder = NatureCNN(obs_shape, channels, hidden) if separate_encoders else None
-        if isinstance(action_space, gym.spaces.Discrete):
-            self.actor = CategoricalHead(hidden, int(action_space.n))
-        else:
-            self.actor = GaussianHead(hidden, action_space.shape[0])
+        self.actor = layer_init(nn.Linear(hidden, int(action_space.n) if discrete else action_space.shape[0]), std=0.01)
+        self.actor_log_std = None if discrete else LogStd(action_space.shape[0])
         self.critic = layer_init(nn.Linear(hidden, 1), std=1.0)
 
-    def forward(self, obs: torch.Tensor) -> tuple:
-        """The policy's distribution at obs."""
-        return self.actor(self.encoder(obs))
+    def distribution(self, features: torch.Tensor) -> torch.distributions.Distribution:
+        # No argument validation: its data-dependent checks cannot run under torch.func.vmap.
+        out = self.actor(features)
+        if self.actor_log_std is None:
+            return torch.distributions.Categorical(logits=out, validate_args=False)
+        normal = torch.distributions.Normal(out, self.actor_log_std(out).exp(), validate_args=False)
+        return torch.distributions.Independent(normal, 1, validate_args=False)
+
+    def forward(self, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """πθ(·|s)."""
+        return self.distribution(self.encoder(obs))
 
     def policy_and_value(self, obs: torch.Tensor) -> tuple:
         features = self.encoder(obs)
         critic_features = features if self.critic_encoder is None else self.critic_encoder(obs)
-        return self.actor(features), self.critic(critic_features).squeeze(-1)
+        return self.distribution(features), self.critic(critic_features).squeeze(-1)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """V(s) through the critic's own parameters: a shared encoder is read without gradient."""
@@ -358,7 +319,7 @@ class Agent(nn.Module):
         return self.critic(features).squeeze(-1)
 
     def policy_parameters(self) -> dict:
-        return {name: p for name, p in self.named_parameters() if name.startswith(("encoder.", "actor."))}
+        return {name: p for name, p in self.named_parameters() if name.startswith(("encoder.", "actor"))}
 
     def critic_parameters(self) -> list:
         return [p for name, p in self.named_parameters() if name.startswith(("critic.", "critic_encoder."))]
@@ -409,65 +370,69 @@ class FactoredScores:
     g_i = ∂ log π_i / ∂ y_i contributes vec(g_i x_iᵀ) and g_i to row i, so over the Linear layers ℓ
         (S Sᵀ)_ij = Σ_ℓ (x_i·x_j)(g_i·g_j) + g_i·g_j,   (S w)_i = Σ_ℓ g_iᵀ W_ℓ x_i + g_i·b_ℓ,   Sᵀδ = Σ_ℓ (Gᵀ diag(δ) X, Gᵀδ),
     with W_ℓ, b_ℓ the parts of w for that layer: b(in + out) numbers per sample instead of b·in·out. The other
-    parameters (convolutions, log σ: about 5% of the Nature CNN's) are materialized as rows R, adding R Rᵀ, R w, Rᵀδ.
+    parameters (convolutions, log σ: about 5% of the Nature CNN's) are materialized as rows R, adding R Rᵀ, R w, Rᵀδ;
+    R may be stored in a lower precision (`row_dtype`), its products return in the dtype of the network.
     `scores(idx)` is S_B, the same factors restricted to the rows idx; `.T` marks the transpose, so
     `S_B @ w`, `S_B.T @ δ` and `S_B @ S_B.T` read as the matrix products they compute.
     """
 
     def __init__(self, rows, row_positions, linear, num_params: int, transposed: bool = False):
-        self.rows = rows  # R, (N, d_R)
+        self.rows = rows  # R, (N, d_R), in float32 or bfloat16
         self.row_positions = row_positions  # where each column of R sits in θ, (d_R,)
         self.linear = linear  # per Linear layer: inputs X (N, in), output gradients G (N, out), weight and bias slices of θ
         self.num_params, self.transposed = num_params, transposed
         self.shape = (num_params, len(rows)) if transposed else (len(rows), num_params)
-        self.dtype, self.device = rows.dtype, rows.device
+        self.dtype, self.device = linear[0][0].dtype, rows.device
 
     @classmethod
-    def of_batch(cls, agent: Agent, obs: torch.Tensor, actions: torch.Tensor, chunk_size: int = 256) -> "FactoredScores":
+    def of_batch(cls, agent: Agent, obs: torch.Tensor, actions: torch.Tensor, row_dtype=None, chunk_size: int = 256) -> "FactoredScores":
         """The factors of S from one forward and backward of Σᵢ log πθ(a_i|s_i), chunk by chunk; hooks record each
         layer's input and output, and autograd returns only the output gradients (no parameter gradients).
 
         Conv2d: ∇_W log π_i = G_i U_iᵀ, with G_i (out, L) the output gradient and U_i = unfold(x_i) (C·k·k, L).
-        Gaussian log σ is broadcast over the batch: its per-sample gradient is the gradient of its expanded view."""
+        LogStd: ∇ log σ of sample i is the output gradient of its row of the expanded log σ."""
         params = agent.policy_parameters()
         offsets = np.cumsum([0] + [p.numel() for p in params.values()])
         span = {p: (int(start), int(stop)) for p, start, stop in zip(params.values(), offsets[:-1], offsets[1:])}
         layers = [m for name, m in agent.named_modules() if name.startswith(("encoder.", "actor"))
-                  and isinstance(m, (nn.Linear, nn.Conv2d, GaussianHead))]
+                  and isinstance(m, (nn.Linear, nn.Conv2d, LogStd))]
+        linear_layers = [m for m in layers if isinstance(m, nn.Linear)]
+        row_params = [p for m in layers if not isinstance(m, nn.Linear)
+                      for p in ((m.weight, m.bias) if isinstance(m, nn.Conv2d) else (m.log_std,))]
+        if sum(p.numel() for m in linear_layers for p in (m.weight, m.bias)) + sum(p.numel() for p in row_params) != offsets[-1]:
+            raise NotImplementedError("the policy has a layer without a per-layer identity; use --no-rat-factored.")
+        n, like = len(obs), next(agent.parameters())
+        rows = like.new_empty(n, sum(p.numel() for p in row_params), dtype=row_dtype or like.dtype)  # R, filled chunk by chunk
+        inputs = [like.new_empty(n, m.in_features) for m in linear_layers]  # X per Linear layer
+        out_grads = [like.new_empty(n, m.out_features) for m in linear_layers]  # G per Linear layer
         captured = {}
         hooks = [m.register_forward_hook(lambda module, inputs, output: captured.__setitem__(module, (inputs[0], output)))
                  for m in layers]
-        row_chunks, linear_chunks = [], []
         try:
-            for chunk in torch.arange(len(obs), device=obs.device).split(chunk_size):
-                log_prob = agent.actor.log_prob(agent(obs[chunk]), actions[chunk])
-                outputs = [captured[m][1][1] if isinstance(m, GaussianHead) else captured[m][1] for m in layers]
-                out_grads = torch.autograd.grad(log_prob.sum(), outputs)
-                rows, linear = [], []
-                for module, out_grad in zip(layers, out_grads):
+            for chunk in (slice(start, start + chunk_size) for start in range(0, n, chunk_size)):
+                log_prob = agent(obs[chunk]).log_prob(actions[chunk])
+                column, linear_layer = 0, 0
+                for module, out_grad in zip(layers, torch.autograd.grad(log_prob.sum(), [captured[m][1] for m in layers])):
                     layer_input = captured[module][0].detach()
                     if isinstance(module, nn.Linear):
-                        linear.append((layer_input, out_grad))
-                    elif isinstance(module, nn.Conv2d):
-                        unfolded = F.unfold(layer_input, module.kernel_size, module.dilation, module.padding, module.stride)  # (n, C·k·k, L)
-                        out_grad = out_grad.flatten(2)  # (n, out, L)
-                        rows += [(out_grad @ unfolded.transpose(1, 2)).flatten(1), out_grad.sum(2)]  # ∇W (n, out·C·k·k), ∇b (n, out)
+                        inputs[linear_layer][chunk], out_grads[linear_layer][chunk] = layer_input, out_grad
+                        linear_layer += 1
+                        continue
+                    if isinstance(module, nn.Conv2d):
+                        unfolded = F.unfold(layer_input.to(rows.dtype), module.kernel_size, module.dilation, module.padding, module.stride)  # (n, C·k·k, L)
+                        out_grad = out_grad.flatten(2).to(rows.dtype)  # (n, out, L)
+                        per_sample = [(out_grad @ unfolded.transpose(1, 2)).flatten(1), out_grad.sum(2)]  # ∇W (n, out·C·k·k), ∇b (n, out)
                     else:
-                        rows.append(out_grad)  # ∇ log σ, (n, act_dim)
-                row_chunks.append(torch.cat(rows, 1))
-                linear_chunks.append(linear)
+                        per_sample = [out_grad]  # ∇ log σ, (n, act_dim)
+                    for block in per_sample:
+                        rows[chunk, column:column + block.shape[1]] = block
+                        column += block.shape[1]
         finally:
             for hook in hooks:
                 hook.remove()
-        row_params = [p for m in layers if not isinstance(m, nn.Linear)
-                      for p in ((m.weight, m.bias) if isinstance(m, nn.Conv2d) else (m.log_std,))]
         row_positions = torch.cat([torch.arange(*span[p], device=obs.device) for p in row_params])
-        linear = [(torch.cat([chunk[k][0] for chunk in linear_chunks]), torch.cat([chunk[k][1] for chunk in linear_chunks]),
-                   slice(*span[m.weight]), slice(*span[m.bias]))
-                  for k, m in enumerate(m for m in layers if isinstance(m, nn.Linear))]
-        if len(row_positions) + sum(x.shape[1] * g.shape[1] + g.shape[1] for x, g, _, _ in linear) != offsets[-1]:
-            raise NotImplementedError("the policy has a layer without a per-layer identity; use --no-rat-factored.")
-        return cls(torch.cat(row_chunks), row_positions, linear, int(offsets[-1]))
+        linear = [(x, g, slice(*span[m.weight]), slice(*span[m.bias])) for x, g, m in zip(inputs, out_grads, linear_layers)]
+        return cls(rows, row_positions, linear, int(offsets[-1]))
 
     def __call__(self, idx: torch.Tensor) -> "FactoredScores":
         return FactoredScores(self.rows[idx], self.row_positions, [(x[idx], g[idx], ws, bs) for x, g, ws, bs in self.linear], self.num_params)
@@ -477,13 +442,13 @@ class FactoredScores:
         return FactoredScores(self.rows, self.row_positions, self.linear, self.num_params, not self.transposed)
 
     def new_zeros(self, *size):
-        return self.rows.new_zeros(*size)
+        return torch.zeros(*size, dtype=self.dtype, device=self.device)
 
     def __matmul__(self, other):
         if isinstance(other, FactoredScores):  # S_B S_Cᵀ, (b, c)
             if self.transposed or not other.transposed:
                 raise ValueError("FactoredScores multiplies S_B by S_Cᵀ, never the d × d SᵀS.")
-            product = self.rows @ other.rows.T
+            product = (self.rows @ other.rows.T).to(self.dtype)
             for (x, g, _, _), (other_x, other_g, _, _) in zip(self.linear, other.linear):
                 g_dot = g @ other_g.T
                 product += (x @ other_x.T) * g_dot + g_dot
@@ -491,13 +456,13 @@ class FactoredScores:
         if self.transposed:  # Sᵀ δ, (d,)
             delta = other
             result = delta.new_zeros(self.num_params)
-            result[self.row_positions] = self.rows.T @ delta
+            result[self.row_positions] = (self.rows.T @ delta.to(self.rows.dtype)).to(self.dtype)
             for x, g, weight, bias in self.linear:
                 result[weight] = ((g * delta[:, None]).T @ x).flatten()  # Σ_i δ_i g_i x_iᵀ, (out, in)
                 result[bias] = g.T @ delta
             return result
         w = other  # S w, (b,)
-        result = self.rows @ w[self.row_positions]
+        result = (self.rows @ w[self.row_positions].to(self.rows.dtype)).to(self.dtype)
         for x, g, weight, bias in self.linear:
             result += ((g @ w[weight].view(g.shape[1], x.shape[1])) * x).sum(1) + g @ w[bias]
         return result
@@ -508,7 +473,7 @@ def make_score_fn(agent: Agent, obs: torch.Tensor, actions: torch.Tensor):
     params = {name: p.detach() for name, p in agent.policy_parameters().items()}
 
     def log_prob(params, obs_i, action_i):
-        return agent.actor.log_prob(functional_call(agent, params, (obs_i[None],)), action_i[None]).sum()
+        return functional_call(agent, params, (obs_i[None],)).log_prob(action_i[None]).sum()
 
     per_sample_grads = vmap(grad(log_prob), in_dims=(None, 0, 0))
 
@@ -523,7 +488,7 @@ def score_product(agent: Agent, obs: torch.Tensor, actions: torch.Tensor, direct
     """S v, the derivative of every log πθ(a_i|s_i) along v: one forward-mode pass over the batch, (N,)."""
     params = {name: p.detach() for name, p in agent.policy_parameters().items()}
     tangents = dict(zip(params, direction))
-    _, s_v = jvp(lambda p: agent.actor.log_prob(functional_call(agent, p, (obs,)), actions), (params,), (tangents,))
+    _, s_v = jvp(lambda p: functional_call(agent, p, (obs,)).log_prob(actions), (params,), (tangents,))
     return s_v
 
 
@@ -543,17 +508,17 @@ def compute_gae(rewards, values, dones, next_value, gamma: float, gae_lambda: fl
     return advantages, advantages + values
 
 
-def npg_step(agent: Agent, obs, actions, advantages, transformed_adv, target_kl: float, line_search: bool) -> dict:
+def npg_step(agent: Agent, obs, actions, advantages, transformed_adv, target_kl: float, line_search: bool, shrink: float = 0.8) -> dict:
     """Natural-gradient step θ ← θ + η ĝ with ĝ = ∇θ mean(Ã · log πθ) = (F + λI)⁻¹ g (direct backpropagation).
 
     η = sqrt(2δ / ĝᵀFĝ), the Fisher quadratic ĝᵀFĝ = ‖Sĝ‖²/N taken exactly by one Jacobian-vector product.
-    With the line search, η halves until the true mean KL ≤ δ and the surrogate mean(ratio · A) improves;
+    With the line search, η shrinks by `shrink` until the true mean KL ≤ δ and the surrogate mean(ratio · A) improves;
     if no step passes, the old parameters are put back."""
-    params, head = list(agent.policy_parameters().values()), agent.actor
-    dist = agent(obs)
-    old_dist = tuple(t.detach() for t in dist)
-    log_prob = head.log_prob(dist, actions)
-    old_log_prob = log_prob.detach()
+    params = list(agent.policy_parameters().values())
+    with torch.no_grad():
+        old_dist = agent(obs)
+        old_log_prob = old_dist.log_prob(actions)
+    log_prob = agent(obs).log_prob(actions)
     direction = torch.autograd.grad((transformed_adv * log_prob).mean(), params)
     scores_direction = score_product(agent, obs, actions, direction)  # S ĝ, (N,)
     fisher_quad = scores_direction.pow(2).mean()
@@ -563,12 +528,12 @@ def npg_step(agent: Agent, obs, actions, advantages, transformed_adv, target_kl:
     old_params, flat_direction = parameters_to_vector(params).detach(), parameters_to_vector(direction)
     stats = dict(fisher_quad=fisher_quad.item(), scores_direction=scores_direction, accepted=0.0)
     for backtrack in range(10 if line_search else 1):
-        fraction = 0.5**backtrack
+        fraction = shrink**backtrack
         vector_to_parameters(old_params + fraction * step_size * flat_direction, params)
         with torch.no_grad():
             dist = agent(obs)
-            kl = head.kl(old_dist, dist).mean().item()
-            improvement = ((head.log_prob(dist, actions) - old_log_prob).exp() * advantages).mean().item() - advantages.mean().item()
+            kl = torch.distributions.kl_divergence(old_dist, dist).mean().item()
+            improvement = ((dist.log_prob(actions) - old_log_prob).exp() * advantages).mean().item() - advantages.mean().item()
         if not line_search or (kl <= target_kl and improvement > 0):
             return dict(stats, kl=kl, improvement=improvement, step_size=fraction * step_size.item(), accepted=1.0, backtracks=backtrack)
     vector_to_parameters(old_params, params)
@@ -578,7 +543,7 @@ def npg_step(agent: Agent, obs, actions, advantages, transformed_adv, target_kl:
 def minibatch_updates(agent: Agent, optimizer, batch: dict, minibatches: list, args: Args) -> dict:
     """Adam epochs over the mini-batches. ppo: −min(ρÃ, clip(ρ, 1 ± ε)Ã) − c_H H(π) + c_V ½(V(s) − R)²,
     ρ = πθ(a|s) / πθ_old(a|s), over all parameters; npg: ½(V(s) − R)² over the critic's own parameters."""
-    head, params = agent.actor, optimizer.param_groups[0]["params"]
+    params = optimizer.param_groups[0]["params"]
     value_losses, policy_losses, entropies, clip_fracs, kls = [], [], [], [], []
     for _ in range(args.update_epochs):
         kls = []
@@ -586,10 +551,10 @@ def minibatch_updates(agent: Agent, optimizer, batch: dict, minibatches: list, a
             mb = minibatches[k]
             if args.update == "ppo":
                 dist, value = agent.policy_and_value(batch["obs"][mb])
-                log_ratio = head.log_prob(dist, batch["actions"][mb]) - batch["log_probs"][mb]
+                log_ratio = dist.log_prob(batch["actions"][mb]) - batch["log_probs"][mb]
                 ratio, adv = log_ratio.exp(), batch["transformed_adv"][mb]
                 policy_loss = -torch.min(ratio * adv, ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef) * adv).mean()
-                entropy = head.entropy(dist).mean()
+                entropy = dist.entropy().mean()
                 value_loss = 0.5 * (value - batch["returns"][mb]).pow(2).mean()
                 loss = policy_loss - args.ent_coef * entropy + args.vf_coef * value_loss
                 policy_losses.append(policy_loss.item())
@@ -615,7 +580,7 @@ def transform_advantages(agent: Agent, batch: dict, adv: torch.Tensor, minibatch
 
     ppo rescales each solve's Ã to unit RMS like A: the direction is Ã's, the step's scale PPO's (λ → ∞ gives PPO)."""
     if args.rat_factored:
-        score_fn = FactoredScores.of_batch(agent, batch["obs"], batch["actions"])
+        score_fn = FactoredScores.of_batch(agent, batch["obs"], batch["actions"], getattr(torch, args.rat_conv_dtype))
     else:
         score_fn = make_score_fn(agent, batch["obs"], batch["actions"])
     groups = minibatches if args.update == "ppo" and args.rat_per_minibatch else [torch.arange(len(adv), device=adv.device)]
@@ -625,7 +590,8 @@ def transform_advantages(agent: Agent, batch: dict, adv: torch.Tensor, minibatch
             solved = rat_transform(lambda idx: score_fn(group[idx]), adv[group], args.rat_lambda, args.rat_block_size, args.rat_sweeps)
         else:
             solved = dense_transform(score_fn(group), adv[group], args.rat_lambda)
-        transformed_adv[group] = solved / solved.pow(2).mean().sqrt() if args.update == "ppo" else solved
+        scale = solved.pow(2).mean().sqrt()
+        transformed_adv[group] = solved / scale if args.update == "ppo" and scale > 0 else solved
     if not torch.isfinite(transformed_adv).all():
         raise FloatingPointError("the advantage transform is not finite; raise --rat-lambda.")
     return transformed_adv
@@ -678,7 +644,7 @@ def evaluate(agent: Agent, env_fn, episodes: int, seed: int, deterministic: bool
         while not done:
             with torch.no_grad():
                 dist = agent(torch.as_tensor(obs, device=device)[None])
-                action = agent.actor.mode(dist) if deterministic else agent.actor.sample(dist)
+                action = dist.mode if deterministic else dist.sample()
             obs, reward, terminated, truncated, _ = env.step(action[0].cpu().numpy())
             done, episode_return, episode_length = terminated or truncated, episode_return + float(reward), episode_length + 1
         returns.append(episode_return)
@@ -688,12 +654,12 @@ def evaluate(agent: Agent, env_fn, episodes: int, seed: int, deterministic: bool
 
 
 def run_evaluation(agent, args: Args, train_args: Args, out_dir: str, writer: Optional[SummaryWriter], global_step: int) -> list:
-    """Evaluate on seeds disjoint from training's, in the environment `train_args` trained on; print, log to
-    TensorBoard and append to `{out_dir}/eval.csv`."""
+    """Evaluate in the environment of `train_args` (its frames as the policy saw them in training), on seeds disjoint
+    from its training seeds; print, log to TensorBoard and append to `{out_dir}/eval.csv`."""
     started = time.time()
     video_folder = os.path.join(out_dir, "eval_videos") if args.capture_video else None
-    env_fn = make_env(train_args.env_id, train_args.action_repeat, args.max_episode_steps, args.fast_rendering, video_folder)
-    returns, lengths = evaluate(agent, env_fn, args.eval_episodes, args.seed + 1_000_000, not args.eval_stochastic)
+    env_fn = make_env(train_args.env_id, train_args.action_repeat, args.max_episode_steps, train_args.fast_render, video_folder)
+    returns, lengths = evaluate(agent, env_fn, args.eval_episodes, train_args.seed + 1_000_000, not args.eval_stochastic)
     seconds = time.time() - started
     print(f"eval {train_args.env_id}: return {np.mean(returns):.1f} ± {np.std(returns):.1f}, length {np.mean(lengths):.0f} over {len(returns)} episodes ({seconds:.1f} s)")
     if writer is not None:
@@ -721,12 +687,14 @@ def check_args(args: Args) -> None:
         (args.rat_block_size < 1, f"--rat-block-size must be ≥ 1 (got {args.rat_block_size})."),
         (args.rat_sweeps < 1, f"--rat-sweeps must be ≥ 1 (got {args.rat_sweeps})."),
         (args.target_kl <= 0, f"--target-kl must be > 0 (got {args.target_kl})."),
+        (not 0 < args.line_search_factor < 1, f"--line-search-factor must lie in (0, 1) (got {args.line_search_factor})."),
         (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be ≥ 1."),
         (args.num_minibatches < 1 or batch_size % args.num_minibatches, f"the batch of {batch_size} samples (--num-envs × --num-steps) must divide into --num-minibatches {args.num_minibatches}."),
         (args.total_timesteps < batch_size, f"--total-timesteps {args.total_timesteps} is less than one batch of {batch_size} samples."),
         (args.action_repeat is not None and args.action_repeat < 1, "--action-repeat must be ≥ 1."),
         (args.max_episode_steps is not None and args.max_episode_steps < 1, "--max-episode-steps must be ≥ 1."),
         (args.eval_episodes < 1, "--eval-episodes must be ≥ 1."),
+        (args.torch_threads < 1, "--torch-threads must be ≥ 1."),
         (args.checkpoint_every < 0, "--checkpoint-every must be ≥ 0."),
     ]
     for failed, message in problems:
@@ -738,11 +706,12 @@ def train(args: Args) -> dict:
     args = with_family_defaults(args)
     check_args(args)
     checkpoint = load_checkpoint(args.resume, args.env_id) if args.resume else None
-    check_env(args.env_id, args.action_repeat, args.fast_rendering)
+    check_env(args.env_id, args.action_repeat, args.fast_render)
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = args.torch_deterministic
+    torch.set_num_threads(args.torch_threads)
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
 
     run_name = checkpoint["run_name"] if checkpoint else f"{args.env_id.replace('/', '_')}__{args.exp_name}__{args.seed}__{int(time.time())}"
@@ -781,7 +750,14 @@ def train(args: Args) -> dict:
     raw_obs, info = envs.reset(seed=args.seed + global_step)  # a resumed run continues on fresh episodes
     next_obs, lives = torch.as_tensor(raw_obs, device=device), info.get("lives")
     episode_returns, start_time, start_step, last_print = [], time.time(), global_step, 0.0
-    iteration = start_iteration - 1
+    stop_requested = []
+
+    def request_stop(signum, frame):  # a checkpoint mid-update could hold a line-search trial point
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("Ctrl-C: saving a checkpoint after this iteration (press again to quit without one)", flush=True)
+        stop_requested.append(signum)
+
+    signal.signal(signal.SIGINT, request_stop)
     try:
         for iteration in range(start_iteration, num_iterations + 1):
             if args.anneal_lr:
@@ -792,8 +768,8 @@ def train(args: Args) -> dict:
                 obs[step] = next_obs
                 with torch.no_grad():
                     dist, values[step] = agent.policy_and_value(next_obs)
-                    action = agent.actor.sample(dist)
-                    log_probs[step] = agent.actor.log_prob(dist, action)
+                    action = dist.sample()
+                    log_probs[step] = dist.log_prob(action)
                 actions[step] = action
                 raw_obs, reward, terminated, truncated, info = envs.step(action.cpu().numpy())
                 next_obs = torch.as_tensor(raw_obs, device=device)
@@ -825,9 +801,9 @@ def train(args: Args) -> dict:
 
             stats = {}
             if args.update == "npg":
-                stats = npg_step(agent, batch["obs"], batch["actions"], adv, transformed_adv, args.target_kl, args.line_search)
+                stats = npg_step(agent, batch["obs"], batch["actions"], adv, transformed_adv, args.target_kl, args.line_search, args.line_search_factor)
                 if args.transform != "none":  # S ĝ = A − λÃ exactly when Ã solves the system
-                    stats["relative_residual"] = ((adv - stats["scores_direction"] - args.rat_lambda * transformed_adv).norm() / adv.norm()).item()
+                    stats["relative_residual"] = ((adv - stats["scores_direction"] - args.rat_lambda * transformed_adv).norm() / adv.norm().clamp_min(1e-12)).item()
                 del stats["scores_direction"]
             stats.update(minibatch_updates(agent, optimizer, batch, minibatches, args))
             update_seconds = time.time() - update_start
@@ -848,12 +824,14 @@ def train(args: Args) -> dict:
                       f"kl {stats['kl']:.4f} | transform {transform_seconds:.2f}s / update {update_seconds:.2f}s", flush=True)
             if args.checkpoint_every and iteration % args.checkpoint_every == 0:
                 checkpoint_now(iteration)
-    except KeyboardInterrupt:
-        path = checkpoint_now(iteration)
-        print(f"interrupted: checkpoint of step {global_step} saved to {path}; continue with --resume {path}")
-        envs.close()
-        writer.close()
-        sys.exit(130)
+            if stop_requested:
+                path = checkpoint_now(iteration)
+                print(f"interrupted: checkpoint of step {global_step} saved to {path}; continue with --resume {path}")
+                envs.close()
+                writer.close()
+                sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     summary = dict(run_name=run_name, global_step=global_step, episode_returns=episode_returns, agent=agent)
     if args.save_model:
@@ -867,12 +845,13 @@ def train(args: Args) -> dict:
 
 def evaluate_checkpoint(args: Args) -> list:
     """--eval-checkpoint: rebuild the agent and its environment from the checkpoint and evaluate it; no training."""
+    torch.set_num_threads(args.torch_threads)
     checkpoint = load_checkpoint(args.eval_checkpoint)
     train_args = Args(**checkpoint["args"])
     if args.env_id not in (train_args.env_id, Args.env_id):
         sys.exit(f"error: {args.eval_checkpoint!r} is a checkpoint of {train_args.env_id}, not of --env-id {args.env_id}.")
-    check_env(train_args.env_id, train_args.action_repeat, args.fast_rendering)
-    probe = make_env(train_args.env_id, train_args.action_repeat, None, args.fast_rendering)()
+    check_env(train_args.env_id, train_args.action_repeat, train_args.fast_render)
+    probe = make_env(train_args.env_id, train_args.action_repeat, None, train_args.fast_render)()
     agent = Agent(probe.observation_space.shape, probe.action_space, train_args.separate_encoders)
     probe.close()
     agent.load_state_dict(checkpoint["agent"])
