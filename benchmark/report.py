@@ -146,7 +146,7 @@ def plot_env(env_id: str, steps: int, by_method: dict, methods: list[str], windo
             continue
         for ax, x_key in zip(axes, ("curve_steps", "curve_minutes")):
             grid, mean, std = band([run[x_key] for run in runs], [run["curve_returns"] for run in runs])
-            ax.plot(grid, mean, color=colors(index), label=f"{method} ({len(runs)} seeds)")
+            ax.plot(grid, mean, color=colors(index), label=f"{method} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
             ax.fill_between(grid, mean - std, mean + std, color=colors(index), alpha=0.2)
     axes[0].set_xlabel("environment steps")
     axes[1].set_xlabel("wall-clock minutes (one thread per run)")
