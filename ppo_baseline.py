@@ -29,6 +29,7 @@ from typing import Optional
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for videos; set MUJOCO_GL to override
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 import torch
 import torch.nn as nn
@@ -98,13 +99,24 @@ class Args:
 # ---------------------------------------------------------------------------- environment
 
 
+def setup_video_rendering(env: gym.Env, fast_render: bool) -> None:
+    """Make recorded episodes watchable, and affordable on a CPU."""
+    dm_env = getattr(env.unwrapped, "_env", None)  # DeepMind Control through shimmy
+    model = dm_env.physics.model if dm_env is not None else env.unwrapped.model
+    if fast_render:  # 4× multisampling and shadows make CPU (EGL/Mesa) rendering ~10× slower
+        model.vis.quality.offsamples, model.vis.quality.shadowsize = 0, 0
+    renderer = getattr(env.unwrapped, "mujoco_renderer", None)
+    track_camera = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "track")
+    if renderer is not None and track_camera != -1:
+        # Gymnasium renders from a free camera that a runner leaves behind; the model's "track" camera follows it.
+        renderer.camera_id = track_camera
+
+
 def make_env(env_id: str, video_folder: Optional[str] = None, fast_render: bool = True):
     def thunk():
         env = gym.make(env_id, render_mode="rgb_array" if video_folder else None)
-        if video_folder and fast_render:  # 4× multisampling and shadows make CPU (EGL/Mesa) rendering ~10× slower
-            physics = getattr(env.unwrapped, "_env", None)  # DeepMind Control through shimmy
-            model = physics.physics.model if physics is not None else env.unwrapped.model
-            model.vis.quality.offsamples, model.vis.quality.shadowsize = 0, 0
+        if video_folder:
+            setup_video_rendering(env, fast_render)
         if isinstance(env.observation_space, gym.spaces.Dict):  # DeepMind Control state tasks
             env = gym.wrappers.FlattenObservation(env)
         env = gym.wrappers.ClipAction(env)
@@ -357,6 +369,8 @@ def check_args(args: Args) -> None:
     """Stop with one sentence for a flag no run can use."""
     batch_size = args.num_envs * args.num_steps
     problems = [
+        (args.env_id.startswith("ALE/") or args.env_id.endswith("NoFrameskip-v4"),
+         f"--env-id {args.env_id!r} is an Atari game, played from pixels, and this script learns from states; for PPO from pixels run rat_atari_dmc_pixels.py --transform none."),
         (args.clip_coef <= 0, f"--clip-coef must be > 0 (got {args.clip_coef}); ε = 0.2 is the default."),
         (args.learning_rate <= 0, f"--learning-rate must be > 0 (got {args.learning_rate})."),
         (args.update_epochs < 1, f"--update-epochs must be ≥ 1 (got {args.update_epochs})."),

@@ -271,6 +271,17 @@ def test_evaluation_with_video_writes_one_mp4_per_episode(tmp_path):
     assert sorted(path.suffix for path in (tmp_path / "videos").iterdir()) == [".mp4", ".mp4"]
 
 
+def test_videos_follow_the_body_and_render_without_multisampling(tmp_path):
+    import mujoco
+
+    env = rat.make_env("Hopper-v5", video_folder=str(tmp_path))()
+    model = env.unwrapped.model
+    # Gymnasium's default free camera stays where the hopper started; the model's "track" camera follows it.
+    assert env.unwrapped.mujoco_renderer.camera_id == mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "track")
+    assert (model.vis.quality.offsamples, model.vis.quality.shadowsize) == (0, 0)
+    env.close()
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--rat-lambda", "0"], "--rat-lambda must be > 0"),
     (["--rat-block-size", "0"], "--rat-block-size must be"),

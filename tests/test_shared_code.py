@@ -12,7 +12,7 @@ import rat_continuous_action
 import trpo_baseline
 
 SCRIPTS = [rat_continuous_action, ppo_baseline, trpo_baseline]
-SHARED = ["make_env", "check_env_id", "make_envs", "layer_init", "mlp", "ObsNormalizer", "Actor", "Agent",
+SHARED = ["setup_video_rendering", "make_env", "check_env_id", "make_envs", "layer_init", "mlp", "ObsNormalizer", "Actor", "Agent",
           "gaussian_log_prob", "gaussian_kl", "compute_gae", "evaluate"]
 
 
