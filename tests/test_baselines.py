@@ -361,6 +361,19 @@ def test_bad_flag_exits_with_one_sentence(name, overrides, message, tmp_path, mo
     assert str(stopped.value.code).startswith("error: ") and message in str(stopped.value.code)
 
 
+@pytest.mark.parametrize("name, env_id, pixel_script", [
+    ("ppo_baseline", "ALE/Breakout-v5", "rat_atari_dmc_pixels.py --transform none"),
+    ("trpo_baseline", "BreakoutNoFrameskip-v4", "trpo_atari_dmc_pixels.py"),
+])
+def test_a_pixel_env_id_points_to_the_pixel_script(name, env_id, pixel_script, tmp_path, monkeypatch):
+    module = SCRIPTS[name]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        module.train(tiny_args(module, env_id=env_id))
+    message = str(stopped.value.code)
+    assert message.startswith(f"error: --env-id {env_id!r}") and pixel_script in message and "\n" not in message
+
+
 def test_checkpoint_of_another_script_env_or_a_broken_file_exits_with_one_sentence(trained, tmp_path):
     ppo_checkpoint = trained["ppo_baseline"][1]["checkpoint"]
     trpo_checkpoint = trained["trpo_baseline"][1]["checkpoint"]
