@@ -59,7 +59,7 @@ class Args:
     checkpoint_every: int = 0
     """save a checkpoint every this many iterations (0: never; Ctrl-C always saves one)"""
     resume: Optional[str] = None
-    """path of a checkpoint to continue training from"""
+    """path of a checkpoint to continue training from, with its flags; only --total-timesteps, --checkpoint-every, --save-model, --cuda, --torch-threads and --capture-video may change"""
     eval_checkpoint: Optional[str] = None
     """path of a checkpoint to evaluate instead of training"""
     eval_episodes: int = 10
@@ -83,13 +83,13 @@ class Args:
 
     # --- algorithm ---
     update: Literal["npg", "ppo"] = "npg"
-    """policy step: `npg` (one natural-gradient step sized by --target-kl) or `ppo` (clipped surrogate with Ã)"""
+    """policy step: `npg` (one natural-gradient step sized by --target-kl) or `ppo` (PPO's clipped surrogate on mini-batch slices of the batch's Ã; it collapsed on Hopper in our measurements)"""
     target_kl: float = 0.01
     """npg: the KL divergence δ one step aims at (η = sqrt(2δ / ĝᵀFĝ))"""
     line_search: bool = True
-    """npg: shrink the step (up to 10 times) until the true KL ≤ δ and the surrogate improves"""
+    """npg: try the full step and up to 9 shrinks of it until the true KL ≤ δ and the surrogate improves"""
     line_search_factor: float = 0.8
-    """npg: factor of each shrink (halving settles at a quarter of δ: the full step's KL is just above δ)"""
+    """npg: factor f of each shrink; the full step's KL usually lands just above δ, so f = 0.5 takes steps of about δ/4, f = 0.8 about 0.64δ"""
     learning_rate: float = 3e-4
     """Adam learning rate of the critic (and of the actor with --update ppo), linearly annealed"""
     anneal_lr: bool = True
@@ -105,7 +105,7 @@ class Args:
 
     # --- RAT ---
     transform: Literal["rat", "dense", "none"] = "rat"
-    """advantage transform: `rat` (block Kaczmarz), `dense` (exact Woodbury solve, O(N²d)), `none` (plain A)"""
+    """advantage transform: `rat` (block Kaczmarz), `dense` (exact Woodbury solve, O(N²d)), `none` (plain A: a vanilla gradient step sized by the KL)"""
     rat_lambda: float = 0.1
     """Tikhonov damping λ of (F + λI)⁻¹g"""
     rat_block_size: int = 256
@@ -120,7 +120,9 @@ class Args:
 def setup_video_rendering(env: gym.Env, fast_render: bool) -> None:
     """Make recorded episodes watchable, and affordable on a CPU."""
     dm_env = getattr(env.unwrapped, "_env", None)  # DeepMind Control through shimmy
-    model = dm_env.physics.model if dm_env is not None else env.unwrapped.model
+    model = dm_env.physics.model if dm_env is not None else getattr(env.unwrapped, "model", None)
+    if model is None:  # not a MuJoCo task: its own renderer is used as it is
+        return
     if fast_render:  # 4× multisampling and shadows make CPU (EGL/Mesa) rendering ~10× slower
         model.vis.quality.offsamples, model.vis.quality.shadowsize = 0, 0
     renderer = getattr(env.unwrapped, "mujoco_renderer", None)
@@ -256,6 +258,15 @@ def gaussian_kl(mean0, log_std0, mean1, log_std1) -> torch.Tensor:
 # ---------------------------------------------------------------------------- the algorithm
 
 
+def cholesky(gram: torch.Tensor) -> torch.Tensor:
+    """L with LLᵀ = SSᵀ/N + λI. The Gram is summed in float32, so a λ far below its round-off can leave it
+    numerically indefinite; say so in one sentence rather than fail inside LAPACK."""
+    factor, info = torch.linalg.cholesky_ex(gram)
+    if info.any():
+        raise FloatingPointError("SSᵀ/N + λI is not positive definite in floating point; raise --rat-lambda.")
+    return factor
+
+
 def rat_transform(score_fn, advantages: torch.Tensor, lam: float, block_size: int, sweeps: int, generator=None) -> torch.Tensor:
     """Ã = (SSᵀ/N + λI)⁻¹ A by randomized block Kaczmarz, never forming S, SSᵀ or F.
 
@@ -273,9 +284,9 @@ def rat_transform(score_fn, advantages: torch.Tensor, lam: float, block_size: in
             if weights is None:
                 weights = scores.new_zeros(scores.shape[1])
             residual = advantages[block] - scores @ weights / n - lam * transformed_adv[block]  # (b,)
-            # The b × b solve runs in float64: its condition number grows as σ shrinks and λ is small.
+            # The b × b factorization runs in float64: the system's condition number grows as σ shrinks and λ is small.
             gram = (scores @ scores.T).double() / n + lam * torch.eye(len(block), dtype=torch.float64, device=scores.device)
-            delta = torch.cholesky_solve(residual.double()[:, None], torch.linalg.cholesky(gram))[:, 0].to(scores.dtype)
+            delta = torch.cholesky_solve(residual.double()[:, None], cholesky(gram))[:, 0].to(scores.dtype)
             transformed_adv[block] += delta
             weights += scores.T @ delta
     return transformed_adv
@@ -285,7 +296,7 @@ def dense_transform(scores: torch.Tensor, advantages: torch.Tensor, lam: float) 
     """Ã = (SSᵀ/N + λI)⁻¹ A, the exact Woodbury solve by Cholesky: O(N²d + N³) time, O(Nd + N²) memory."""
     n = advantages.shape[0]
     gram = (scores @ scores.T).double() / n + lam * torch.eye(n, dtype=torch.float64, device=scores.device)  # (N, N)
-    return torch.cholesky_solve(advantages.double()[:, None], torch.linalg.cholesky(gram))[:, 0].to(advantages.dtype)
+    return torch.cholesky_solve(advantages.double()[:, None], cholesky(gram))[:, 0].to(advantages.dtype)
 
 
 def make_score_fn(actor: Actor, obs: torch.Tensor, actions: torch.Tensor):
@@ -475,6 +486,9 @@ def run_evaluation(agent, args: Args, env_id: str, out_dir: str, writer: Optiona
 # ---------------------------------------------------------------------------- training
 
 
+RESUME_MAY_CHANGE = ("total_timesteps", "checkpoint_every", "save_model", "cuda", "torch_threads", "capture_video", "fast_render", "resume")
+
+
 def check_args(args: Args) -> None:
     """Stop with one sentence for a flag no run can use."""
     batch_size = args.num_envs * args.num_steps
@@ -482,9 +496,16 @@ def check_args(args: Args) -> None:
         (args.rat_lambda <= 0, f"--rat-lambda must be > 0 (got {args.rat_lambda}); λ = 0.1 is the default damping."),
         (args.rat_block_size < 1, f"--rat-block-size must be ≥ 1 (got {args.rat_block_size})."),
         (args.rat_sweeps < 1, f"--rat-sweeps must be ≥ 1 (got {args.rat_sweeps})."),
+        (args.env_id.startswith("ALE/") or args.env_id.endswith("NoFrameskip-v4"),
+         f"--env-id {args.env_id!r} is an Atari game, played from pixels, and this script learns from states; run rat_atari_dmc_pixels.py."),
         (args.target_kl <= 0, f"--target-kl must be > 0 (got {args.target_kl})."),
+        (args.learning_rate <= 0, f"--learning-rate must be > 0 (got {args.learning_rate})."),
+        (args.update_epochs < 1, f"--update-epochs must be ≥ 1 (got {args.update_epochs})."),
+        (args.clip_coef <= 0, f"--clip-coef must be > 0 (got {args.clip_coef})."),
         (not 0 < args.line_search_factor < 1, f"--line-search-factor must lie in (0, 1) (got {args.line_search_factor})."),
         (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be ≥ 1."),
+        (batch_size < 2, "a batch needs at least 2 samples (--num-envs × --num-steps) to normalize its advantages."),
+        (not (0 <= args.gamma <= 1 and 0 <= args.gae_lambda <= 1), f"--gamma and --gae-lambda must lie in [0, 1] (got {args.gamma}, {args.gae_lambda})."),
         (args.num_minibatches < 1 or batch_size % args.num_minibatches, f"the batch of {batch_size} samples (--num-envs × --num-steps) must divide into --num-minibatches {args.num_minibatches}."),
         (args.total_timesteps < batch_size, f"--total-timesteps {args.total_timesteps} is less than one batch of {batch_size} samples."),
         (args.eval_episodes < 1, "--eval-episodes must be ≥ 1."),
@@ -498,7 +519,13 @@ def check_args(args: Args) -> None:
 
 def train(args: Args) -> dict:
     check_args(args)
-    checkpoint = load_checkpoint(args.resume, args.env_id) if args.resume else None
+    # --env-id may be left out on resume: the checkpoint knows its env (one that disagrees is refused)
+    checkpoint = load_checkpoint(args.resume, None if args.env_id == Args.env_id else args.env_id) if args.resume else None
+    if checkpoint:  # continue the same run: its flags, but for those that do not change what is learned
+        keep = {name: getattr(args, name) for name in RESUME_MAY_CHANGE}
+        args = dataclasses.replace(Args(**{k: v for k, v in checkpoint["args"].items() if k in Args.__dataclass_fields__}), **keep)
+        if checkpoint["global_step"] + args.num_envs * args.num_steps > args.total_timesteps:
+            sys.exit(f"error: the checkpoint is at step {checkpoint['global_step']} already; pass a larger --total-timesteps to continue.")
     check_env_id(args.env_id)
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -609,8 +636,9 @@ def train(args: Args) -> dict:
                 if args.transform != "none":  # S ĝ = A − λÃ exactly when Ã solves the system
                     stats["relative_residual"] = ((adv - stats["scores_direction"] - args.rat_lambda * transformed_adv).norm() / adv.norm().clamp_min(1e-12)).item()
                 del stats["scores_direction"]
-            with torch.no_grad():
-                old_mean, old_log_std = agent.actor(batch["obs"])
+            if args.update == "ppo":
+                with torch.no_grad():
+                    old_mean, old_log_std = agent.actor(batch["obs"])
             stats.update(minibatch_updates(agent, critic_optimizer, actor_optimizer, batch, args))
             if args.update == "ppo":
                 with torch.no_grad():
@@ -654,6 +682,7 @@ def train(args: Args) -> dict:
 
 def evaluate_checkpoint(args: Args) -> list:
     """--eval-checkpoint: rebuild the agent from the checkpoint and evaluate it; no training."""
+    check_args(args)
     torch.set_num_threads(args.torch_threads)
     checkpoint = load_checkpoint(args.eval_checkpoint)
     env_id = checkpoint["env_id"]
@@ -671,7 +700,7 @@ def evaluate_checkpoint(args: Args) -> list:
 
 if __name__ == "__main__":
     cli_args = tyro.cli(Args)
-    if cli_args.eval_checkpoint:
-        evaluate_checkpoint(cli_args)
-    else:
-        train(cli_args)
+    try:
+        evaluate_checkpoint(cli_args) if cli_args.eval_checkpoint else train(cli_args)
+    except FloatingPointError as error:  # a diverging solve or step: say what to change, not a traceback
+        sys.exit(f"error: {error}")

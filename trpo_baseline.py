@@ -60,7 +60,7 @@ class Args:
     checkpoint_every: int = 0
     """save a checkpoint every this many iterations (0: never; Ctrl-C always saves one)"""
     resume: Optional[str] = None
-    """path of a checkpoint to continue training from"""
+    """path of a checkpoint to continue training from, with its flags; only --total-timesteps, --checkpoint-every, --save-model, --cuda, --torch-threads and --capture-video may change"""
     eval_checkpoint: Optional[str] = None
     """path of a checkpoint to evaluate instead of training"""
     eval_episodes: int = 10
@@ -94,7 +94,7 @@ class Args:
     line_search_steps: int = 10
     """step sizes η, fη, f²η, … (f = --line-search-factor) the line search tries before it keeps the old policy"""
     line_search_factor: float = 0.8
-    """factor f of each shrink (halving settles at a quarter of δ: the full step's KL is just above δ)"""
+    """factor f of each shrink; the full step's KL usually lands just above δ, so f = 0.5 takes steps of about δ/4, f = 0.8 about 0.64δ"""
     learning_rate: float = 3e-4
     """Adam learning rate of the critic, linearly annealed"""
     anneal_lr: bool = True
@@ -113,7 +113,9 @@ class Args:
 def setup_video_rendering(env: gym.Env, fast_render: bool) -> None:
     """Make recorded episodes watchable, and affordable on a CPU."""
     dm_env = getattr(env.unwrapped, "_env", None)  # DeepMind Control through shimmy
-    model = dm_env.physics.model if dm_env is not None else env.unwrapped.model
+    model = dm_env.physics.model if dm_env is not None else getattr(env.unwrapped, "model", None)
+    if model is None:  # not a MuJoCo task: its own renderer is used as it is
+        return
     if fast_render:  # 4× multisampling and shadows make CPU (EGL/Mesa) rendering ~10× slower
         model.vis.quality.offsamples, model.vis.quality.shadowsize = 0, 0
     renderer = getattr(env.unwrapped, "mujoco_renderer", None)
@@ -446,6 +448,9 @@ def run_evaluation(agent, args: Args, env_id: str, out_dir: str, writer: Optiona
 # ---------------------------------------------------------------------------- training
 
 
+RESUME_MAY_CHANGE = ("total_timesteps", "checkpoint_every", "save_model", "cuda", "torch_threads", "capture_video", "fast_render", "resume")
+
+
 def check_args(args: Args) -> None:
     """Stop with one sentence for a flag no run can use."""
     batch_size = args.num_envs * args.num_steps
@@ -460,6 +465,8 @@ def check_args(args: Args) -> None:
         (args.learning_rate <= 0, f"--learning-rate must be > 0 (got {args.learning_rate})."),
         (args.update_epochs < 1, f"--update-epochs must be ≥ 1 (got {args.update_epochs})."),
         (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be ≥ 1."),
+        (batch_size < 2, "a batch needs at least 2 samples (--num-envs × --num-steps) to normalize its advantages."),
+        (not (0 <= args.gamma <= 1 and 0 <= args.gae_lambda <= 1), f"--gamma and --gae-lambda must lie in [0, 1] (got {args.gamma}, {args.gae_lambda})."),
         (args.num_minibatches < 1 or batch_size % args.num_minibatches, f"the batch of {batch_size} samples (--num-envs × --num-steps) must divide into --num-minibatches {args.num_minibatches}."),
         (args.total_timesteps < batch_size, f"--total-timesteps {args.total_timesteps} is less than one batch of {batch_size} samples."),
         (args.eval_episodes < 1, "--eval-episodes must be ≥ 1."),
@@ -473,7 +480,13 @@ def check_args(args: Args) -> None:
 
 def train(args: Args) -> dict:
     check_args(args)
-    checkpoint = load_checkpoint(args.resume, args.env_id) if args.resume else None
+    # --env-id may be left out on resume: the checkpoint knows its env (one that disagrees is refused)
+    checkpoint = load_checkpoint(args.resume, None if args.env_id == Args.env_id else args.env_id) if args.resume else None
+    if checkpoint:  # continue the same run: its flags, but for those that do not change what is learned
+        keep = {name: getattr(args, name) for name in RESUME_MAY_CHANGE}
+        args = dataclasses.replace(Args(**{k: v for k, v in checkpoint["args"].items() if k in Args.__dataclass_fields__}), **keep)
+        if checkpoint["global_step"] + args.num_envs * args.num_steps > args.total_timesteps:
+            sys.exit(f"error: the checkpoint is at step {checkpoint['global_step']} already; pass a larger --total-timesteps to continue.")
     check_env_id(args.env_id)
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -604,6 +617,7 @@ def train(args: Args) -> dict:
 
 def evaluate_checkpoint(args: Args) -> list:
     """--eval-checkpoint: rebuild the agent from the checkpoint and evaluate it; no training."""
+    check_args(args)
     torch.set_num_threads(args.torch_threads)
     checkpoint = load_checkpoint(args.eval_checkpoint)
     env_id = checkpoint["env_id"]
@@ -621,7 +635,7 @@ def evaluate_checkpoint(args: Args) -> list:
 
 if __name__ == "__main__":
     cli_args = tyro.cli(Args)
-    if cli_args.eval_checkpoint:
-        evaluate_checkpoint(cli_args)
-    else:
-        train(cli_args)
+    try:
+        evaluate_checkpoint(cli_args) if cli_args.eval_checkpoint else train(cli_args)
+    except FloatingPointError as error:  # a diverging solve or step: say what to change, not a traceback
+        sys.exit(f"error: {error}")

@@ -286,6 +286,9 @@ def test_videos_follow_the_body_and_render_without_multisampling(tmp_path):
     (["--rat-lambda", "0"], "--rat-lambda must be > 0"),
     (["--rat-block-size", "0"], "--rat-block-size must be"),
     (["--num-minibatches", "7"], "must divide into --num-minibatches 7"),
+    (["--num-steps", "1", "--num-minibatches", "1", "--total-timesteps", "1"], "at least 2 samples"),
+    (["--gamma", "1.5"], "--gamma and --gae-lambda must lie in [0, 1]"),
+    (["--env-id", "ALE/Breakout-v5"], "run rat_atari_dmc_pixels.py"),
     (["--env-id", "CartPole-v1"], "needs continuous (Box) actions"),
     (["--env-id", "NoSuchTask-v0"], "unknown --env-id"),
     (["--resume", "missing.pt"], "does not exist"),
@@ -295,6 +298,21 @@ def test_bad_input_stops_with_one_clear_sentence(tmp_path, flags, message):
     result = run_script(*flags, cwd=tmp_path)
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_resume_continues_with_the_checkpoints_own_flags(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = rat.train(rat.Args(**TINY, update="ppo", save_model=True))
+    # Flags that change what is learned come from the checkpoint, whatever the command line says.
+    resumed = rat.train(rat.Args(**dict(TINY, total_timesteps=512), resume=first["checkpoint"], save_model=True))
+    assert torch.load(resumed["checkpoint"], weights_only=True)["args"]["update"] == "ppo"
+    with pytest.raises(SystemExit, match="pass a larger --total-timesteps"):
+        rat.train(rat.Args(**TINY, resume=resumed["checkpoint"]))
+
+
+def test_an_indefinite_system_stops_with_advice_not_a_lapack_error():
+    with pytest.raises(FloatingPointError, match="raise --rat-lambda"):
+        rat.cholesky(torch.tensor([[1.0, 2.0], [2.0, 1.0]], dtype=torch.float64))
 
 
 def test_checkpoint_of_another_env_or_a_corrupt_file_is_refused(tmp_path, monkeypatch):
