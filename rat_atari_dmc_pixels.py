@@ -66,7 +66,7 @@ class Args:
     checkpoint_every: int = 0
     """save a checkpoint every this many iterations (0: never; Ctrl-C always saves one)"""
     resume: Optional[str] = None
-    """path of a checkpoint to continue training from"""
+    """path of a checkpoint to continue training from, with its flags; only --total-timesteps, --checkpoint-every, --save-model, --cuda, --torch-threads and --capture-video may change"""
     eval_checkpoint: Optional[str] = None
     """path of a checkpoint to evaluate instead of training"""
     eval_episodes: int = 10
@@ -328,6 +328,15 @@ class Agent(nn.Module):
 # ---------------------------------------------------------------------------- the algorithm
 
 
+def cholesky(gram: torch.Tensor) -> torch.Tensor:
+    """L with LLᵀ = SSᵀ/N + λI. The Gram is summed in float32, so a λ far below its round-off can leave it
+    numerically indefinite; say so in one sentence rather than fail inside LAPACK."""
+    factor, info = torch.linalg.cholesky_ex(gram)
+    if info.any():
+        raise FloatingPointError("SSᵀ/N + λI is not positive definite in floating point; raise --rat-lambda.")
+    return factor
+
+
 def rat_transform(score_fn, advantages: torch.Tensor, lam: float, block_size: int, sweeps: int, generator=None) -> torch.Tensor:
     """Ã = (SSᵀ/N + λI)⁻¹ A by randomized block Kaczmarz, never forming S, SSᵀ or F.
 
@@ -348,7 +357,7 @@ def rat_transform(score_fn, advantages: torch.Tensor, lam: float, block_size: in
             residual = advantages[block] - scores @ weights / n - lam * transformed_adv[block]  # (b,)
             # The b × b solve runs in float64: its condition number grows as the policy sharpens and λ is small.
             gram = (scores @ scores.T).double() / n + lam * torch.eye(len(block), dtype=torch.float64, device=scores.device)
-            delta = torch.cholesky_solve(residual.double()[:, None], torch.linalg.cholesky(gram))[:, 0].to(scores.dtype)
+            delta = torch.cholesky_solve(residual.double()[:, None], cholesky(gram))[:, 0].to(scores.dtype)
             transformed_adv[block] += delta
             weights += scores.T @ delta
     return transformed_adv
@@ -360,7 +369,7 @@ def dense_transform(scores, advantages: torch.Tensor, lam: float) -> torch.Tenso
     `scores` is S (N, d), or a `FactoredScores`, whose S Sᵀ never forms S."""
     n = advantages.shape[0]
     gram = (scores @ scores.T).double() / n + lam * torch.eye(n, dtype=torch.float64, device=scores.device)  # (N, N)
-    return torch.cholesky_solve(advantages.double()[:, None], torch.linalg.cholesky(gram))[:, 0].to(advantages.dtype)
+    return torch.cholesky_solve(advantages.double()[:, None], cholesky(gram))[:, 0].to(advantages.dtype)
 
 
 class FactoredScores:
@@ -679,6 +688,9 @@ def run_evaluation(agent, args: Args, train_args: Args, out_dir: str, writer: Op
 # ---------------------------------------------------------------------------- training
 
 
+RESUME_MAY_CHANGE = ("total_timesteps", "checkpoint_every", "save_model", "cuda", "torch_threads", "capture_video", "resume")
+
+
 def check_args(args: Args) -> None:
     """Stop with one sentence for a flag no run can use."""
     batch_size = args.num_envs * args.num_steps
@@ -705,7 +717,13 @@ def check_args(args: Args) -> None:
 def train(args: Args) -> dict:
     args = with_family_defaults(args)
     check_args(args)
-    checkpoint = load_checkpoint(args.resume, args.env_id) if args.resume else None
+    # --env-id may be left out on resume: the checkpoint knows its env (one that disagrees is refused)
+    checkpoint = load_checkpoint(args.resume, None if args.env_id == Args.env_id else args.env_id) if args.resume else None
+    if checkpoint:  # continue the same run: its flags, but for those that do not change what is learned
+        keep = {name: getattr(args, name) for name in RESUME_MAY_CHANGE}
+        args = dataclasses.replace(Args(**{k: v for k, v in checkpoint["args"].items() if k in Args.__dataclass_fields__}), **keep)
+        if checkpoint["global_step"] + args.num_envs * args.num_steps > args.total_timesteps:
+            sys.exit(f"error: the checkpoint is at step {checkpoint['global_step']} already; pass a larger --total-timesteps to continue.")
     check_env(args.env_id, args.action_repeat, args.fast_render)
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -862,7 +880,7 @@ def evaluate_checkpoint(args: Args) -> list:
 
 if __name__ == "__main__":
     cli_args = tyro.cli(Args)
-    if cli_args.eval_checkpoint:
-        evaluate_checkpoint(cli_args)
-    else:
-        train(cli_args)
+    try:
+        evaluate_checkpoint(cli_args) if cli_args.eval_checkpoint else train(cli_args)
+    except FloatingPointError as error:  # a diverging solve or step: say what to change, not a traceback
+        sys.exit(f"error: {error}")

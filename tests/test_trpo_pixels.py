@@ -324,7 +324,7 @@ def test_bad_checkpoints_stop_with_one_sentence(tmp_path):
     corrupt, foreign, missing = tmp_path / "corrupt.pt", tmp_path / "foreign.pt", tmp_path / "missing.pt"
     corrupt.write_bytes(b"not a checkpoint")
     torch.save({"script": "rat_atari_dmc_pixels", "env_id": "ALE/Breakout-v5"}, foreign)
-    atari = trpo.Args(env_id="ALE/Breakout-v5", total_timesteps=32, **TINY)
+    atari = trpo.Args(env_id="ALE/Pong-v5", total_timesteps=32, **TINY)
     for path, message in [(missing, "does not exist"), (corrupt, "not a readable checkpoint"),
                           (foreign, "not written by trpo_atari_dmc_pixels.py but by rat_atari_dmc_pixels.py")]:
         for args in (dataclasses.replace(atari, resume=str(path)), trpo.Args(eval_checkpoint=str(path))):
@@ -332,10 +332,10 @@ def test_bad_checkpoints_stop_with_one_sentence(tmp_path):
                 trpo.evaluate_checkpoint(args) if args.eval_checkpoint else trpo.train(args)
             assert message in str(stop.value)
     other_env = tmp_path / "pong.pt"
-    torch.save({"script": "trpo_atari_dmc_pixels", "env_id": "ALE/Pong-v5"}, other_env)
-    with pytest.raises(SystemExit) as stop:
+    torch.save({"script": "trpo_atari_dmc_pixels", "env_id": "ALE/Breakout-v5"}, other_env)
+    with pytest.raises(SystemExit) as stop:  # an --env-id that disagrees with the checkpoint's (the default one may be left out)
         trpo.train(dataclasses.replace(atari, resume=str(other_env)))
-    assert "pass --env-id ALE/Pong-v5" in str(stop.value)
+    assert "pass --env-id ALE/Breakout-v5" in str(stop.value)
 
 
 def test_command_line_error_exits_non_zero():
