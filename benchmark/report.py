@@ -64,6 +64,18 @@ def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
     return (sums[ends] - sums[ends - counts]) / counts
 
 
+def drop_orphans(events: list) -> list:
+    """A run resumed from a checkpoint logs again from the checkpoint's step; the episodes its interrupted
+    attempt logged after that step stay in the event files. Keep only the last writing of every step."""
+    kept = []
+    for event in events:
+        if kept and event.step < kept[-1].step:
+            while kept and kept[-1].step >= event.step:
+                kept.pop()
+        kept.append(event)
+    return kept
+
+
 def read_run(job_dir: Path, last_episodes: int) -> Optional[dict]:
     """A job's metadata, final returns and learning curve; None if it has not logged anything yet."""
     meta = json.loads((job_dir / "job.json").read_text())
@@ -79,7 +91,7 @@ def read_run(job_dir: Path, last_episodes: int) -> Optional[dict]:
     training = [event for tag in tags if not tag.startswith("eval/") for event in events.Scalars(tag)]
     if not training:
         return None
-    episodes = events.Scalars("charts/episodic_return") if "charts/episodic_return" in tags else []
+    episodes = drop_orphans(events.Scalars("charts/episodic_return")) if "charts/episodic_return" in tags else []
     returns = np.array([event.value for event in episodes])
     return dict(
         job=job_dir.name,

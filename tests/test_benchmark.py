@@ -146,3 +146,19 @@ def test_transform_cost_quick_runs(tmp_path):
     # N = 256 is one block of 256: RAT is the dense solve up to float32 round-off, as is the dense Fisher solve
     assert float(rows[1][4]) < 1e-4 and float(rows[2][4]) < 1e-4
     assert "| 1024 | 256 | 71,948 | dense Fisher | – | out of memory budget (needs 116 GiB) |" in out.read_text()  # 24 d² bytes
+
+
+def test_a_resumed_run_keeps_only_the_episodes_of_its_last_attempt(tmp_path):
+    job_dir = tmp_path / "rat__Hopper-v5__s1__1M"
+    (job_dir / "runs" / "r").mkdir(parents=True)
+    (job_dir / "job.json").write_text(json.dumps(dict(method="rat", env_id="Hopper-v5", seed=1, total_timesteps=1_000_000)))
+    # The first attempt logged episodes up to step 90 and died; its checkpoint was at step 50.
+    with SummaryWriter(job_dir / "runs" / "r") as writer:
+        for step in range(10, 100, 10):
+            writer.add_scalar("charts/episodic_return", step, step)
+    with SummaryWriter(job_dir / "runs" / "r") as writer:
+        for step in range(60, 130, 10):
+            writer.add_scalar("charts/episodic_return", 1000 + step, step)
+    run = report.read_run(job_dir, last_episodes=3)
+    assert list(run["curve_steps"]) == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120]
+    assert run["last_return"] == 1110.0  # the mean of 1100, 1110, 1120: the resumed attempt's
