@@ -318,6 +318,7 @@ def compute_gae(rewards, values, dones, next_value, gamma: float, gae_lambda: fl
     """Generalized advantage estimation over a rollout of shape (T, num_envs).
 
     δ_t = r_t + γ V(s_{t+1})(1 − d_t) − V(s_t),  Â_t = δ_t + γλ(1 − d_t) Â_{t+1};  d_t = 1 if the episode ended at t.
+    At a time-limit truncation the rollout has already added γ V(final observation) to r_t: a time limit is no terminal state.
     Returns (advantages, returns = advantages + values)."""
     advantages = torch.zeros_like(rewards)
     last_gae = torch.zeros_like(next_value)
