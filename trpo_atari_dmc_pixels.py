@@ -62,7 +62,7 @@ class Args:
     torch_threads: int = 1
     """CPU threads of torch: more help the batched passes only on idle cores, and stall when the cores are busy"""
     capture_video: bool = False
-    """if toggled, save videos of the agent (training env 0, or every evaluated episode) to `videos/`"""
+    """if toggled, save videos of the agent to `videos/`: training env 0 on Gymnasium's schedule (episodes 0, 1, 8, 27, …), every evaluated episode"""
     save_model: bool = False
     """if toggled, save a checkpoint at the end of training to `runs/{run_name}/checkpoint.pt` and evaluate it"""
     checkpoint_every: int = 0
@@ -166,7 +166,7 @@ def with_family_defaults(args: Args) -> Args:
 
 
 def make_env(env_id: str, action_repeat: Optional[int], max_episode_steps: Optional[int], fast_render: bool,
-             video_folder: Optional[str] = None):
+             video_folder: Optional[str] = None, every_episode: bool = True):
     """uint8 channel-first frames: Atari (4, 84, 84) grayscale, DeepMind Control (9, 84, 84) = 3 stacked RGB frames.
     Atari v5 ids keep their sticky actions (repeat probability 0.25); NoFrameskip-v4 ids have none."""
 
@@ -193,7 +193,8 @@ def make_env(env_id: str, action_repeat: Optional[int], max_episode_steps: Optio
         if max_episode_steps:
             env = gym.wrappers.TimeLimit(env, max_episode_steps)
         if video_folder:  # one frame per agent step
-            env = gym.wrappers.RecordVideo(env, video_folder, episode_trigger=lambda episode: True)
+            # every evaluated episode; in training Gymnasium's schedule (episodes 0, 1, 8, 27, …, 1000, then every 1000th)
+            env = gym.wrappers.RecordVideo(env, video_folder, episode_trigger=(lambda episode: True) if every_episode else None)
         return env
 
     return thunk
@@ -216,7 +217,7 @@ def make_envs(args: Args, run_name: str):
     """Vector env that auto-resets within the step; raw episode returns, then reward clipping (Atari) or scaling (DMC)."""
     video_folder = f"videos/{run_name}" if args.capture_video else None
     envs = gym.vector.SyncVectorEnv(
-        [make_env(args.env_id, args.action_repeat, args.max_episode_steps, args.fast_render, video_folder if i == 0 else None)
+        [make_env(args.env_id, args.action_repeat, args.max_episode_steps, args.fast_render, video_folder if i == 0 else None, every_episode=False)
          for i in range(args.num_envs)],
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
     )

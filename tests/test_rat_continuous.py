@@ -271,6 +271,15 @@ def test_evaluation_with_video_writes_one_mp4_per_episode(tmp_path):
     assert sorted(path.suffix for path in (tmp_path / "videos").iterdir()) == [".mp4", ".mp4"]
 
 
+def test_training_records_videos_on_gymnasiums_schedule_not_every_episode(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = rat.train(rat.Args(**TINY, capture_video=True))
+    started = len(result["episode_returns"]) + 1  # the last episode is cut off by the end of training
+    # Episodes 0, 1, 8, 27, …: recording every episode would make a long run crawl at CPU rendering speed.
+    expected = sum(1 for episode in (0, 1, 8, 27, 64) if episode < started)
+    assert started > 8 and len(list((tmp_path / "videos").rglob("*.mp4"))) == expected
+
+
 def test_videos_follow_the_body_and_render_without_multisampling(tmp_path):
     import mujoco
 
