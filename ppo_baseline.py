@@ -53,7 +53,7 @@ class Args:
     capture_video: bool = False
     """if toggled, save videos of the agent to `videos/`: training env 0 on Gymnasium's schedule (episodes 0, 1, 8, 27, …), every evaluated episode"""
     fast_render: bool = True
-    """if toggled, videos render without multisampling and shadows (measured 3.4 → 32.6 frames/s on a CPU)"""
+    """if toggled, videos render without multisampling and shadows (benchmark/render_speed.py: ×5 frames/s on a CPU)"""
     save_model: bool = False
     """if toggled, save a checkpoint at the end of training to `runs/{run_name}/checkpoint.pt` and evaluate it"""
     checkpoint_every: int = 0
