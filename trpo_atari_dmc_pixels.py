@@ -341,8 +341,8 @@ def make_fisher_vector_product(agent: Agent, obs: torch.Tensor):
     expectation. v and Hv are flat, (d,), in the order of agent.policy_parameters().
 
     The KL's gradient is taken once, with its graph; each product is then one backward pass through that graph (about
-    two of the network's). Redoing the forward pass and first backward for every product, as trpo_baseline.py does,
-    cost 40–60% more per product here (Nature CNN, one CPU thread)."""
+    two of the network's). Redoing the forward pass and first backward for every product cost 40–60% more per
+    product here (Nature CNN, one CPU thread)."""
     params = list(agent.policy_parameters().values())
     dist = agent(obs)
     # π_old is πθ held constant, so the KL and its gradient vanish at θ_old and its Hessian is the Fisher.

@@ -269,18 +269,19 @@ def compute_gae(rewards, values, dones, next_value, gamma: float, gae_lambda: fl
     return advantages, advantages + values
 
 
-def fisher_vector_product(actor: Actor, obs: torch.Tensor, vector: torch.Tensor, damping: float) -> torch.Tensor:
-    """(H + damping·I) v with H = ∇²θ mean_i KL(πθ_old(·|s_i) ‖ πθ(·|s_i)) at θ = θ_old, by double backpropagation.
+def make_fisher_vector_product(actor: Actor, obs: torch.Tensor):
+    """v ↦ H v with H = ∇²θ mean_i KL(πθ_old(·|s_i) ‖ πθ(·|s_i)) at θ = θ_old, by double backpropagation.
 
     H is the expected Fisher, mean_i E_{a~π(·|s_i)}[∇log π ∇log πᵀ]: for the diagonal Gaussian, J_iᵀ diag(1/σ²) J_i on
     the mean's Jacobian J_i and 2 on each log σ_j. It is not the empirical Fisher SᵀS/N that RAT inverts; the two
-    agree only in expectation. `vector` and the product are flat, (d,), in the order of actor.parameters()."""
+    agree only in expectation. v and Hv are flat, (d,), in the order of actor.parameters(). The KL's gradient is
+    taken once, with its graph, so each of CG's products is one backward pass through it."""
     params = list(actor.parameters())
     mean, log_std = actor(obs)
     # π_old is πθ held constant, so the KL and its gradient vanish at θ_old and its Hessian is the Fisher.
     kl = gaussian_kl(mean.detach(), log_std.detach(), mean, log_std).mean()
     kl_grad = parameters_to_vector(torch.autograd.grad(kl, params, create_graph=True))  # (d,)
-    return parameters_to_vector(torch.autograd.grad(kl_grad @ vector, params)) + damping * vector  # (d,)
+    return lambda vector: parameters_to_vector(torch.autograd.grad(kl_grad @ vector, params, retain_graph=True))  # (d,)
 
 
 def conjugate_gradient(matvec, b: torch.Tensor, iters: int, residual_tol: float = 1e-10) -> torch.Tensor:
@@ -337,8 +338,9 @@ def trpo_step(actor: Actor, obs, actions, advantages, max_kl: float, cg_iters: i
     full step size η = sqrt(2δ / sᵀHs) (the KL's quadratic model ½ η² sᵀHs equals δ), then `line_search`."""
     params = list(actor.parameters())
     policy_grad = parameters_to_vector(torch.autograd.grad((advantages * gaussian_log_prob(*actor(obs), actions)).mean(), params))  # g, (d,)
-    direction = conjugate_gradient(lambda v: fisher_vector_product(actor, obs, v, cg_damping), policy_grad, cg_iters)  # s, (d,)
-    fisher_direction = fisher_vector_product(actor, obs, direction, 0.0)  # H s, (d,)
+    fisher_product = make_fisher_vector_product(actor, obs)
+    direction = conjugate_gradient(lambda v: fisher_product(v) + cg_damping * v, policy_grad, cg_iters)  # s, (d,)
+    fisher_direction = fisher_product(direction)  # H s, (d,)
     fisher_quad = direction @ fisher_direction
     if not torch.isfinite(fisher_quad):
         raise FloatingPointError("the natural-gradient direction is not finite; raise --cg-damping or lower --max-kl.")

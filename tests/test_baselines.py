@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 import ppo_baseline  # noqa: E402
 import rat_continuous_action as rat  # noqa: E402
 import trpo_baseline  # noqa: E402
-from trpo_baseline import conjugate_gradient, fisher_vector_product, line_search, trpo_step  # noqa: E402
+from trpo_baseline import conjugate_gradient, line_search, make_fisher_vector_product, trpo_step  # noqa: E402
 
 # The oracle tests call the functions directly, outside train()'s --torch-threads (default 1): on a shared 2-core
 # machine a second spinning OpenMP thread made these tiny networks ~30× slower.
@@ -129,7 +129,7 @@ def test_fisher_vector_product_is_the_analytic_gaussian_fisher_times_a_vector():
     expected = torch.cat([2 * v_log_std, mean_part]) + damping * vector
 
     # Both sides are exact formulas in float64; they differ only by round-off (~1e-15 relative).
-    torch.testing.assert_close(fisher_vector_product(actor, obs, vector, damping), expected, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(make_fisher_vector_product(actor, obs)(vector) + damping * vector, expected, rtol=1e-10, atol=1e-12)
 
 
 def test_conjugate_gradient_converges_to_the_dense_damped_fisher_solve():
@@ -141,7 +141,7 @@ def test_conjugate_gradient_converges_to_the_dense_damped_fisher_solve():
     exact = torch.linalg.solve(damped_fisher, policy_grad)  # oracle: (F + λI)⁻¹ g, d = 52
 
     def matvec(v):
-        return fisher_vector_product(actor, obs, v, damping)
+        return make_fisher_vector_product(actor, obs)(v) + damping * v
 
     def error_in_m_norm(x):
         return ((x - exact) @ damped_fisher @ (x - exact)).sqrt().item()
@@ -202,7 +202,7 @@ def test_line_search_never_accepts_a_step_beyond_max_kl(scale, shrink):
     old_params = parameters_to_vector(actor.parameters()).detach().clone()
     # Along the policy gradient g a short enough step improves the surrogate, so only the KL can refuse a step.
     direction = parameters_to_vector(torch.autograd.grad((adv * trpo_baseline.gaussian_log_prob(*actor(obs), actions)).mean(), list(actor.parameters())))
-    quad_step = math.sqrt(2 * max_kl / (direction @ fisher_vector_product(actor, obs, direction, 0.0)).item())
+    quad_step = math.sqrt(2 * max_kl / (direction @ make_fisher_vector_product(actor, obs)(direction)).item())
 
     stats = line_search(actor, obs, actions, adv, direction, scale * quad_step, max_kl, steps=10, shrink=shrink)
 
