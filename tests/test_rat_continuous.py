@@ -283,7 +283,7 @@ def test_training_records_videos_on_gymnasiums_schedule_not_every_episode(tmp_pa
 def test_videos_follow_the_body_and_render_without_multisampling(tmp_path):
     import mujoco
 
-    env = rat.make_env("Hopper-v5", video_folder=str(tmp_path))()
+    env = rat.make_env("Hopper-v5", video_folder=str(tmp_path / "videos"))()
     model = env.unwrapped.model
     # Gymnasium's default free camera stays where the hopper started; the model's "track" camera follows it.
     assert env.unwrapped.mujoco_renderer.camera_id == mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "track")
