@@ -349,10 +349,9 @@ def npg_step(actor: Actor, obs, actions, advantages, transformed_adv, target_kl:
     With the line search, η shrinks by `shrink` until the true mean KL ≤ δ and the surrogate mean(ratio · A) improves;
     if no step passes, the old parameters are put back."""
     params = list(actor.parameters())
-    with torch.no_grad():
-        old_mean, old_log_std = actor(obs)
-        old_log_prob = gaussian_log_prob(old_mean, old_log_std, actions)
-    log_prob = gaussian_log_prob(*actor(obs), actions)
+    mean, log_std = actor(obs)  # one forward at θ_old serves the gradient and the line search's reference
+    log_prob = gaussian_log_prob(mean, log_std, actions)
+    old_mean, old_log_std, old_log_prob = mean.detach(), log_std.detach(), log_prob.detach()
     direction = torch.autograd.grad((transformed_adv * log_prob).mean(), params)
     scores_direction = score_product(actor, obs, actions, direction)  # S ĝ, (N,)
     fisher_quad = scores_direction.pow(2).mean()

@@ -52,7 +52,7 @@ def main(args: Args) -> None:
                 f"print(frames_per_second({args.env_id!r}, {args.frames}, {fast}))")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
         if out.returncode != 0:
-            sys.exit(f"error: rendering {args.env_id} failed: {out.stderr.strip().splitlines()[-1]}")
+            sys.exit(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"error: rendering {args.env_id} failed.")
         results[fast] = float(out.stdout.strip().splitlines()[-1])
     print(f"{args.env_id}: {results[False]:.1f} frames/s with multisampling and shadows, "
           f"{results[True]:.1f} without (--fast-render), ×{results[True] / results[False]:.1f}")
