@@ -86,6 +86,8 @@ class Args:
     """policy step: `npg` (one natural-gradient step sized by --target-kl) or `ppo` (PPO's clipped surrogate on mini-batch slices of the batch's Ã; it collapsed on Hopper in our measurements)"""
     target_kl: float = 0.01
     """npg: the KL divergence δ one step aims at (η = sqrt(2δ / ĝᵀFĝ))"""
+    anneal_target_kl: bool = False
+    """npg: if toggled, shrink δ linearly to 0 over the run, as --anneal-lr does the learning rates"""
     line_search: bool = True
     """npg: try the full step and up to 9 shrinks of it until the true KL ≤ δ and the surrogate improves"""
     line_search_factor: float = 0.8
@@ -581,9 +583,11 @@ def train(args: Args) -> dict:
     signal.signal(signal.SIGINT, request_stop)
     try:
         for iteration in range(start_iteration, num_iterations + 1):
+            remaining = 1.0 - (iteration - 1.0) / num_iterations  # 1 at the first iteration, 1/num_iterations at the last
             if args.anneal_lr:
                 for optimizer in filter(None, (critic_optimizer, actor_optimizer)):
-                    optimizer.param_groups[0]["lr"] = (1.0 - (iteration - 1.0) / num_iterations) * args.learning_rate
+                    optimizer.param_groups[0]["lr"] = remaining * args.learning_rate
+            target_kl = remaining * args.target_kl if args.anneal_target_kl else args.target_kl
 
             for step in range(args.num_steps):
                 global_step += args.num_envs
@@ -633,7 +637,8 @@ def train(args: Args) -> dict:
 
             stats = {}
             if args.update == "npg":
-                stats = npg_step(agent.actor, batch["obs"], batch["actions"], adv, transformed_adv, args.target_kl, args.line_search, args.line_search_factor)
+                stats = npg_step(agent.actor, batch["obs"], batch["actions"], adv, transformed_adv, target_kl, args.line_search, args.line_search_factor)
+                stats["target_kl"] = target_kl
                 if args.transform != "none":  # S ĝ = A − λÃ exactly when Ã solves the system
                     stats["relative_residual"] = ((adv - stats["scores_direction"] - args.rat_lambda * transformed_adv).norm() / adv.norm().clamp_min(1e-12)).item()
                 del stats["scores_direction"]

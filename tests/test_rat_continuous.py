@@ -246,6 +246,18 @@ def test_every_update_and_transform_trains(tmp_path, monkeypatch, flags):
     assert torch.isfinite(params_of(result["agent"])).all()
 
 
+def test_annealed_target_kl_shrinks_linearly_and_bounds_every_step(tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    monkeypatch.chdir(tmp_path)
+    result = rat.train(rat.Args(**dict(TINY, total_timesteps=512), target_kl=0.02, anneal_target_kl=True))
+    events = EventAccumulator(str(tmp_path / "runs" / result["run_name"]))
+    events.Reload()
+    targets = [event.value for event in events.Scalars("policy/target_kl")]
+    assert targets == pytest.approx([0.02, 0.015, 0.01, 0.005])
+    # The line search holds each step to that iteration's δ, not the initial one.
+    assert all(event.value <= target for event, target in zip(events.Scalars("policy/kl"), targets))
+
+
 def test_deepmind_control_state_task_trains(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = rat.train(rat.Args(**dict(TINY, env_id="dm_control/cartpole-balance-v0")))

@@ -1,0 +1,23 @@
+"""Issue 11's ablation: which RAT policy step reaches the bar at 1M steps, 3 seeds.
+
+Every candidate runs the same seeds on Hopper-v5 and Walker2d-v5 (HalfCheetah-v5 too once it is a
+contender). `rat` is the script's default; its job names are those of benchmark/grids/mujoco.py,
+so both grids share those runs.
+
+    python benchmark/run_grid.py --grid benchmark/grids/ablation.py
+    python benchmark/report.py --grid benchmark/grids/ablation.py --bar --filter 1M --out-dir benchmark/results/ablation
+"""
+
+METHODS = {
+    # one natural step per batch, δ = 0.01 throughout, line search shrinking by 0.8
+    "rat": ["rat_continuous_action.py"],
+    # the same total KL budget, front-loaded: δ from 0.02 down to 0 (mean 0.01), as PPO anneals its learning rate
+    "rat-kl0.02-annealed": ["rat_continuous_action.py", "--target-kl", "0.02", "--anneal-target-kl"],
+}
+ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]
+SEEDS = [1, 2, 3]
+TOTAL_TIMESTEPS = 1_000_000
+COMMON_FLAGS = ["--save-model", "--checkpoint-every", "10"]
+
+# RAT.md §6: 1.2 × the better of SB3 PPO and sb3-contrib TRPO at 1M steps (mean of the last 20 episodes)
+BAR = {"Hopper-v5": 3206, "HalfCheetah-v5": 4832, "Walker2d-v5": 4573}
