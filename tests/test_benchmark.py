@@ -15,7 +15,7 @@ import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 BENCHMARK = Path(__file__).resolve().parent.parent / "benchmark"
-sys.path.insert(0, str(BENCHMARK))
+sys.path[:0] = [str(BENCHMARK), str(BENCHMARK.parent)]
 
 import report  # noqa: E402
 import run_grid  # noqa: E402
@@ -52,6 +52,21 @@ def test_filter_and_budget_override_choose_the_jobs(tmp_path):
     ppo = run_grid.make_jobs(grid, patterns=("ppo*s2",))
     assert len(ppo) == 1 and ppo[0].command[2:] == ("--no-line-search", "--exp-name", "ppo", "--env-id", "Hopper-v5", "--seed", "2",
                                                     "--total-timesteps", "1000000", "--save-model")
+
+
+@pytest.mark.parametrize("grid_file", sorted((BENCHMARK / "grids").glob("*.py")), ids=lambda path: path.stem)
+def test_every_committed_grid_runs_scripts_that_accept_its_flags(grid_file):
+    import importlib
+
+    import tyro
+
+    for job in run_grid.make_jobs(run_grid.load_grid(str(grid_file))):
+        script = Path(job.command[1])
+        assert script.is_file(), f"{grid_file.name}: {script} does not exist"
+        module = importlib.import_module(script.stem)
+        args = tyro.cli(module.Args, args=list(job.command[2:]))  # a misspelt flag stops tyro with SystemExit
+        module.check_args(args)
+        assert (args.env_id, args.seed, args.total_timesteps) == (job.env_id, job.seed, job.total_timesteps)
 
 
 def test_runner_skips_finished_jobs_and_reruns_failed_ones(tmp_path, monkeypatch):
