@@ -6,7 +6,10 @@ HalfCheetah's 17 observations and 6 actions, so d = h² + 25h + 12 parameters) o
 of N samples whose advantages depend on the actions, as in RL:
 
   RAT             rat_transform (block Kaczmarz, blocks of b samples, K sweeps), then g = ∇θ mean(Ã · log πθ);
-                  each block's scores S_B (b × d) come from make_score_fn (torch.func vmap of grad), as in training
+                  each block's scores S_B (b × d) come from make_score_fn (torch.func vmap of grad),
+                  as in training with --no-rat-factored
+  RAT factored    the same solve with S_B's products from FactoredScores (per-layer factors of one batched
+                  backward), as in training by default
   dense Woodbury  S (N × d) materialized, Ã = (SSᵀ/N + λI)⁻¹ A by Cholesky (dense_transform), then g as above
   dense Fisher    S materialized, g = (SᵀS/N + λI)⁻¹ SᵀA/N by Cholesky of the d × d matrix
   CG              conjugate gradient on v ↦ Sᵀ(Sv)/N + λv, matrix-free: one jvp and one vjp through
@@ -46,7 +49,7 @@ import torch.nn as nn
 import tyro
 from torch.nn.utils import clip_grad_norm_
 
-from rat_continuous_action import Actor, dense_transform, gaussian_log_prob, layer_init, make_score_fn, rat_transform, score_product
+from rat_continuous_action import Actor, FactoredScores, dense_transform, gaussian_log_prob, layer_init, make_score_fn, rat_transform, score_product
 
 OBS_DIM, ACT_DIM = 17, 6  # HalfCheetah-v5
 GIB = 2**30
@@ -111,8 +114,8 @@ def natural_gradient(actor, obs, actions, transformed_adv) -> torch.Tensor:
     return flat_grad((transformed_adv * gaussian_log_prob(*actor(obs), actions)).mean(), actor)
 
 
-def rat_gradient(actor, obs, actions, advantages, args: Args, sweeps: int) -> torch.Tensor:
-    score_fn = make_score_fn(actor, obs, actions)
+def rat_gradient(actor, obs, actions, advantages, args: Args, sweeps: int, factored: bool = False) -> torch.Tensor:
+    score_fn = (FactoredScores.of_batch if factored else make_score_fn)(actor, obs, actions)
     transformed_adv = rat_transform(score_fn, advantages, args.lam, args.block_size, sweeps, torch.Generator().manual_seed(0))
     return natural_gradient(actor, obs, actions, transformed_adv)
 
@@ -180,6 +183,8 @@ def memory_model(method: str, n: int, width: int, args: Args) -> float:
         "dense Fisher": max(8 * n * d, 4 * n * d + 24 * d**2) + activations,  # SᵀS/N + λI, its Cholesky factor, a copy of it
         # a block's per-layer grads and their concatenation, while the previous block's scores are still held
         "RAT": (8 if b == n else 12) * b * d + 16 * d + activations,
+        # X and G of every Linear layer and the log σ rows (4h + 29 floats a sample), a block's copy of them, its Gram
+        "RAT factored": 4 * (n + b) * (4 * width + 29) + 24 * b**2 + 16 * d + activations,
         "CG": 32 * d + 2 * activations,  # a handful of d-vectors; the jvp's tangents double the activations
         "PPO update": 16 * d + activations // 32,  # gradients and Adam's two moments
     }[method.split(",")[0]]
@@ -239,6 +244,7 @@ def main(args: Args) -> None:
         "dense Woodbury": woodbury_gradient,
         "dense Fisher": fisher_gradient,
         **{f"RAT, {k} sweep{'s' * (k > 1)}": functools.partial(rat_gradient, sweeps=k) for k in args.sweeps},
+        **{f"RAT factored, {k} sweep{'s' * (k > 1)}": functools.partial(rat_gradient, sweeps=k, factored=True) for k in args.sweeps},
         "CG": cg_gradient,
         "PPO update": ppo_update,
     }

@@ -74,6 +74,28 @@ def test_rat_matches_dense_fisher_solve(batch):
     assert relative_error(scores.T @ transformed / len(adv), fisher_solve(scores, adv, lam)) < 1e-6
 
 
+def test_factored_scores_compute_the_products_of_the_materialized_scores(batch):
+    actor, obs, actions, _, scores = batch
+    factored = rat.FactoredScores.of_batch(actor, obs, actions)
+    rows, other_rows = torch.arange(3, 43), torch.arange(50, 80)
+    w, delta = torch.randn(scores.shape[1], dtype=torch.float64), torch.randn(40, dtype=torch.float64)
+    # Per-layer identities, not approximations: equal to float64 round-off.
+    assert relative_error(factored(rows) @ w, scores[rows] @ w) < 1e-12
+    assert relative_error(factored(rows).T @ delta, scores[rows].T @ delta) < 1e-12
+    assert relative_error(factored(rows) @ factored(other_rows).T, scores[rows] @ scores[other_rows].T) < 1e-12
+    with pytest.raises(ValueError, match="never the d × d"):
+        factored.T @ factored
+
+
+def test_rat_on_factored_scores_matches_dense_fisher_solve_and_the_materialized_path(batch):
+    actor, obs, actions, adv, scores = batch
+    factored = rat.FactoredScores.of_batch(actor, obs, actions)
+    transformed = rat.rat_transform(factored, adv, 0.1, block_size=32, sweeps=60, generator=torch.Generator().manual_seed(0))
+    assert relative_error(scores.T @ transformed / len(adv), fisher_solve(scores, adv, 0.1)) < 1e-6
+    same_blocks = [rat.rat_transform(score_fn, adv, 0.1, 32, 3, generator=torch.Generator().manual_seed(4)) for score_fn in (factored, lambda idx: scores[idx])]
+    assert relative_error(*same_blocks) < 1e-10
+
+
 def test_rat_error_decreases_with_sweeps(batch):
     _, _, _, adv, scores = batch
     lam, n = 0.1, len(adv)
@@ -239,7 +261,7 @@ def test_same_seed_gives_identical_runs(tmp_path, monkeypatch):
     assert torch.equal(params_of(runs[0]["agent"]), params_of(runs[1]["agent"]))
 
 
-@pytest.mark.parametrize("flags", [dict(update="ppo"), dict(transform="dense"), dict(transform="none", line_search=False)])
+@pytest.mark.parametrize("flags", [dict(update="ppo"), dict(rat_factored=False), dict(transform="dense"), dict(transform="none", line_search=False)])
 def test_every_update_and_transform_trains(tmp_path, monkeypatch, flags):
     monkeypatch.chdir(tmp_path)
     result = rat.train(rat.Args(**TINY, **flags))
