@@ -86,6 +86,8 @@ class Args:
     """policy step: `npg` (one natural-gradient step sized by --target-kl) or `ppo` (PPO's clipped surrogate on mini-batch slices of the batch's Ã; it collapsed on Hopper in our measurements)"""
     target_kl: float = 0.01
     """npg: the KL divergence δ one step aims at (η = sqrt(2δ / ĝᵀFĝ))"""
+    npg_steps: int = 1
+    """npg: natural steps per batch; each after the first re-solves Ã at the moved policy for the importance-weighted advantages ρA and takes another step of KL δ"""
     anneal_target_kl: bool = False
     """npg: if toggled, shrink δ linearly to 0 over the run, as --anneal-lr does the learning rates"""
     line_search: bool = True
@@ -418,6 +420,20 @@ def compute_gae(rewards, values, dones, next_value, gamma: float, gae_lambda: fl
     return advantages, advantages + values
 
 
+def transform_advantages(actor: Actor, obs: torch.Tensor, actions: torch.Tensor, rhs: torch.Tensor, args: Args) -> torch.Tensor:
+    """Ã = (SSᵀ/N + λI)⁻¹ rhs as --transform says: RAT (on factored or materialized scores), the dense solve, or rhs itself."""
+    if args.transform == "none":
+        return rhs
+    if args.transform == "rat":
+        scores = (FactoredScores.of_batch if args.rat_factored else make_score_fn)(actor, obs, actions)
+        transformed = rat_transform(scores, rhs, args.rat_lambda, args.rat_block_size, args.rat_sweeps)
+    else:
+        transformed = dense_transform(make_score_fn(actor, obs, actions)(torch.arange(len(rhs), device=rhs.device)), rhs, args.rat_lambda)
+    if not torch.isfinite(transformed).all():
+        raise FloatingPointError("the advantage transform is not finite; raise --rat-lambda.")
+    return transformed
+
+
 def npg_step(actor: Actor, obs, actions, advantages, transformed_adv, target_kl: float, line_search: bool, shrink: float = 0.8) -> dict:
     """Natural-gradient step θ ← θ + η ĝ with ĝ = ∇θ mean(Ã · log πθ) = (F + λI)⁻¹ g (direct backpropagation).
 
@@ -576,6 +592,7 @@ def check_args(args: Args) -> None:
         (args.env_id.startswith("ALE/") or args.env_id.endswith("NoFrameskip-v4"),
          f"--env-id {args.env_id!r} is an Atari game, played from pixels, and this script learns from states; run rat_atari_dmc_pixels.py."),
         (args.target_kl <= 0, f"--target-kl must be > 0 (got {args.target_kl})."),
+        (args.npg_steps < 1, f"--npg-steps must be ≥ 1 (got {args.npg_steps})."),
         (args.learning_rate <= 0, f"--learning-rate must be > 0 (got {args.learning_rate})."),
         (args.update_epochs < 1, f"--update-epochs must be ≥ 1 (got {args.update_epochs})."),
         (args.clip_coef <= 0, f"--clip-coef must be > 0 (got {args.clip_coef})."),
@@ -696,26 +713,30 @@ def train(args: Args) -> dict:
             adv = advantages.reshape(-1)
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # A, normalized: the right-hand side of the transform
 
-            if args.transform == "none":
-                transformed_adv = adv
-            elif args.transform == "rat":
-                scores = (FactoredScores.of_batch if args.rat_factored else make_score_fn)(agent.actor, batch["obs"], batch["actions"])
-                transformed_adv = rat_transform(scores, adv, args.rat_lambda, args.rat_block_size, args.rat_sweeps)
-            else:
-                scores = make_score_fn(agent.actor, batch["obs"], batch["actions"])(torch.arange(batch_size, device=device))
-                transformed_adv = dense_transform(scores, adv, args.rat_lambda)
-            if not torch.isfinite(transformed_adv).all():
-                raise FloatingPointError("the advantage transform is not finite; raise --rat-lambda.")
+            transformed_adv = transform_advantages(agent.actor, batch["obs"], batch["actions"], adv, args)
             transform_seconds = time.time() - update_start
             batch["transformed_adv"] = transformed_adv
 
             stats = {}
             if args.update == "npg":
-                stats = npg_step(agent.actor, batch["obs"], batch["actions"], adv, transformed_adv, target_kl, args.line_search, args.line_search_factor)
-                stats["target_kl"] = target_kl
-                if args.transform != "none":  # S ĝ = A − λÃ exactly when Ã solves the system
-                    stats["relative_residual"] = ((adv - stats["scores_direction"] - args.rat_lambda * transformed_adv).norm() / adv.norm().clamp_min(1e-12)).item()
-                del stats["scores_direction"]
+                with torch.no_grad():
+                    old_mean, old_log_std = agent.actor(batch["obs"])
+                rhs = adv
+                for npg_step_index in range(args.npg_steps):
+                    if npg_step_index > 0:  # re-solve at the moved policy, for the natural gradient of mean(ρ A) there
+                        started = time.time()
+                        with torch.no_grad():
+                            rhs = (gaussian_log_prob(*agent.actor(batch["obs"]), batch["actions"]) - batch["log_probs"]).exp() * adv
+                        transformed_adv = transform_advantages(agent.actor, batch["obs"], batch["actions"], rhs, args)
+                        transform_seconds += time.time() - started
+                    stats = npg_step(agent.actor, batch["obs"], batch["actions"], rhs, transformed_adv, target_kl, args.line_search, args.line_search_factor)
+                    if args.transform != "none":  # S ĝ = rhs − λÃ exactly when Ã solves the system
+                        stats["relative_residual"] = ((rhs - stats["scores_direction"] - args.rat_lambda * transformed_adv).norm() / rhs.norm().clamp_min(1e-12)).item()
+                    del stats["scores_direction"]
+                    if not stats["accepted"]:
+                        break  # the line search found no step here; another solve at the same policy would find none either
+                with torch.no_grad():  # from the batch's policy to the new one, over every step taken
+                    stats.update(kl=gaussian_kl(old_mean, old_log_std, *agent.actor(batch["obs"])).mean().item(), target_kl=target_kl)
             if args.update == "ppo":
                 with torch.no_grad():
                     old_mean, old_log_std = agent.actor(batch["obs"])

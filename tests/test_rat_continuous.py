@@ -3,6 +3,7 @@
 The transform tests run in float64 on the script's own Actor (d = 4,418 parameters), so the only
 error left against a dense oracle is the solver's, not round-off."""
 
+import copy
 import os
 import signal
 import subprocess
@@ -206,6 +207,38 @@ def test_npg_step_refuses_a_non_finite_direction(batch):
     actor, obs, actions, adv, _ = batch
     with pytest.raises(FloatingPointError, match="rat-lambda"):
         rat.npg_step(actor, obs, actions, adv, torch.full_like(adv, float("nan")), 0.01, True)
+
+
+def test_a_second_natural_step_solves_for_the_importance_weighted_surrogate_at_the_moved_policy(batch):
+    actor, obs, actions, adv, _ = batch
+    actor = copy.deepcopy(actor)
+    with torch.no_grad():
+        old_log_prob = rat.gaussian_log_prob(*actor(obs), actions)
+        for p in actor.parameters():
+            p.add_(0.05 * torch.randn_like(p))  # the policy after a first step
+    ratio = (rat.gaussian_log_prob(*actor(obs), actions) - old_log_prob).exp().detach()
+    lam, args = 0.1, rat.Args(transform="dense", rat_lambda=0.1)
+    transformed = rat.transform_advantages(actor, obs, actions, ratio * adv, args)
+    moved_scores = rat.make_score_fn(actor, obs, actions)(torch.arange(len(adv)))
+    surrogate_grad = torch.cat([g.flatten() for g in torch.autograd.grad((ratio.detach() * adv * rat.gaussian_log_prob(*actor(obs), actions)).mean(), list(actor.parameters()))])
+    # ∇θ mean(ρ A) at the moved policy is S_θᵀ(ρA)/N, so Ã of ρA gives (F_θ + λI)⁻¹ ∇ mean(ρ A) by backprop of mean(Ã log πθ).
+    n, d = moved_scores.shape
+    natural = torch.linalg.solve(moved_scores.T @ moved_scores / n + lam * torch.eye(d, dtype=torch.float64), surrogate_grad)
+    backprop = torch.cat([g.flatten() for g in torch.autograd.grad((transformed * rat.gaussian_log_prob(*actor(obs), actions)).mean(), list(actor.parameters()))])
+    assert relative_error(backprop, natural) < 1e-8
+
+
+def test_several_natural_steps_per_batch_train_and_log_the_total_kl(tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    monkeypatch.chdir(tmp_path)
+    one, three = (rat.train(rat.Args(**TINY, npg_steps=k, target_kl=0.005)) for k in (1, 3))
+    kls = []
+    for result in (one, three):
+        events = EventAccumulator(str(tmp_path / "runs" / result["run_name"]))
+        events.Reload()
+        kls.append([event.value for event in events.Scalars("policy/kl")])
+    # Three steps of δ each move the policy further than one does; to second order, at most (3√δ)² from the batch's.
+    assert all(k3 > k1 for k1, k3 in zip(*kls)) and max(kls[1]) <= 9 * 0.005
 
 
 def test_gae_matches_the_recursion_written_out():
