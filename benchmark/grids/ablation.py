@@ -13,6 +13,8 @@ METHODS = {
     "rat": ["rat_continuous_action.py"],
     # the same total KL budget, front-loaded: δ from 0.02 down to 0 (mean 0.01), as PPO anneals its learning rate
     "rat-kl0.02-annealed": ["rat_continuous_action.py", "--target-kl", "0.02", "--anneal-target-kl"],
+    # two natural steps of δ = 0.01 per batch, the second re-solved at the moved policy for ρA (data reuse, as PPO's epochs)
+    "rat-2-steps": ["rat_continuous_action.py", "--npg-steps", "2"],
 }
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]
 SEEDS = [1, 2, 3]
