@@ -83,15 +83,15 @@ class Args:
 
     # --- algorithm ---
     update: Literal["npg", "ppo"] = "npg"
-    """policy step: `npg` (one natural-gradient step sized by --target-kl) or `ppo` (PPO's clipped surrogate on mini-batch slices of the batch's Ã; it collapsed on Hopper in our measurements)"""
+    """policy step: `npg` (--npg-steps natural-gradient steps, each sized by --target-kl) or `ppo` (PPO's clipped surrogate on mini-batch slices of the batch's Ã; it collapsed on Hopper in our measurements)"""
     target_kl: float = 0.01
     """npg: the KL divergence δ one step aims at (η = sqrt(2δ / ĝᵀFĝ))"""
     npg_steps: int = 1
-    """npg: natural steps per batch; each after the first re-solves Ã at the moved policy for the importance-weighted advantages ρA and takes another step of KL δ"""
+    """npg: natural steps per batch; each after the first re-solves Ã at the moved policy for the importance-weighted advantages ρA and takes another step of KL δ, so the policy may end about K²δ from the batch's"""
     anneal_target_kl: bool = False
     """npg: if toggled, shrink δ linearly to 0 over the run, as --anneal-lr does the learning rates"""
     line_search: bool = True
-    """npg: try the full step and up to 9 shrinks of it until the true KL ≤ δ and the surrogate improves"""
+    """npg: try the full step and up to 9 shrinks of it until the true KL from the step's starting policy ≤ δ and the surrogate improves"""
     line_search_factor: float = 0.8
     """npg: factor f of each shrink; the full step's KL usually lands just above δ, so f = 0.5 takes steps of about δ/4, f = 0.8 about 0.64δ"""
     learning_rate: float = 3e-4
@@ -117,7 +117,7 @@ class Args:
     rat_sweeps: int = 3
     """Kaczmarz sweeps over the batch"""
     rat_factored: bool = True
-    """if toggled, S_B's products come from per-layer factors of one batched backward (exact, about 10× faster); off: torch.func materializes S_B every sweep (the slow reference)"""
+    """on (default): S_B's products come from per-layer factors of one batched backward, exactly (benchmark/results/transform_cost.md); `--no-rat-factored`: torch.func materializes S_B every sweep, the slow reference"""
 
 
 # ---------------------------------------------------------------------------- environment
@@ -328,10 +328,11 @@ class FactoredScores:
     """The score matrix S (N × d) of the actor, held as per-layer factors; S w, Sᵀ δ and S Sᵀ without forming S.
 
     Row i of S is ∇θ log πθ(a_i|s_i). A Linear layer y = Wx + b with input x_i and output gradient
-    g_i = ∂ log π_i / ∂ y_i contributes vec(g_i x_iᵀ) and g_i to row i, so over the Linear layers ℓ
-        (S Sᵀ)_ij = Σ_ℓ (x_i·x_j + 1)(g_i·g_j),   (S w)_i = Σ_ℓ g_iᵀ W_ℓ x_i + g_i·b_ℓ,   Sᵀδ = Σ_ℓ (Gᵀ diag(δ) X, Gᵀδ),
-    with W_ℓ, b_ℓ the parts of w for that layer: in + out numbers per sample and layer instead of in·out.
-    The log σ columns, ∂ log π_i / ∂ log σ = (a_i − μ_i)² / σ² − 1, are kept as rows R (N × act_dim).
+    g_i = ∂ log π_i / ∂ y_i contributes vec(g_i x_iᵀ) and g_i to row i; the log σ columns,
+    r_i = ∂ log π_i / ∂ log σ = (a_i − μ_i)² / σ² − 1, are kept as rows R (N × act_dim). So, over the Linear layers ℓ,
+        (S Sᵀ)_ij = r_i·r_j + Σ_ℓ (x_i·x_j + 1)(g_i·g_j),   (S w)_i = r_i·w_σ + Σ_ℓ g_iᵀ W_ℓ x_i + g_i·b_ℓ,
+        Sᵀδ = (Rᵀδ, and per layer Gᵀ diag(δ) X and Gᵀδ), stacked in θ's order,
+    with w_σ, W_ℓ, b_ℓ the parts of w for those parameters: in + out numbers per sample and layer instead of in·out.
     `scores(idx)` is S_B, the same factors restricted to the rows idx, and `.T` marks the transpose, so
     rat_transform's `S_B @ w`, `S_B.T @ δ` and `S_B @ S_B.T` compute exactly what they do on a materialized S_B.
     """
@@ -350,6 +351,8 @@ class FactoredScores:
         offsets = np.cumsum([0] + [p.numel() for p in actor.parameters()])
         span = {p: slice(int(start), int(stop)) for p, start, stop in zip(actor.parameters(), offsets[:-1], offsets[1:])}
         layers = [m for m in actor.mean if isinstance(m, nn.Linear)]
+        if sum(p.numel() for m in layers for p in (m.weight, m.bias)) + actor.log_std.numel() != offsets[-1]:
+            raise NotImplementedError("the actor has parameters outside its Linear layers and log σ; use --no-rat-factored.")
         captured = {}
         hooks = [m.register_forward_hook(lambda module, inputs, output: captured.__setitem__(module, (inputs[0], output))) for m in layers]
         try:
@@ -363,6 +366,8 @@ class FactoredScores:
         return cls(log_std_rows, row_positions, linear, int(offsets[-1]))
 
     def __call__(self, idx: torch.Tensor) -> "FactoredScores":
+        if self.transposed:
+            raise ValueError("select the rows of S, then transpose: S(idx).T")
         return FactoredScores(self.rows[idx], self.row_positions, [(x[idx], g[idx], ws, bs) for x, g, ws, bs in self.linear], self.num_params)
 
     @property
@@ -463,6 +468,39 @@ def npg_step(actor: Actor, obs, actions, advantages, transformed_adv, target_kl:
             return dict(stats, kl=kl, improvement=improvement, step_size=fraction * step_size.item(), accepted=1.0, backtracks=backtrack)
     vector_to_parameters(old_params, params)
     return dict(stats, kl=0.0, improvement=0.0, step_size=0.0, backtracks=10)
+
+
+def natural_steps(actor: Actor, obs, actions, old_log_probs, advantages, transformed_adv, target_kl: float, args: Args) -> dict:
+    """--npg-steps natural steps on one batch, from θ_0, the policy that collected it.
+
+    Step 1 is npg_step with Ã of A. Step k > 1 re-solves at the moved policy θ_k for the importance-weighted
+    advantages ρA, ρ = πθ_k / πθ_0: ∇θ mean(ρ A) = S_kᵀ(ρA)/N there, so Ã_k = (S_k S_kᵀ/N + λI)⁻¹ ρA turns it into a
+    damped natural step. (Ours: the Gram stays unweighted over the batch's samples, not the ρ-weighted Fisher of π_k.)
+    Each step's line search bounds KL(π_k ‖ π_k+1) by δ; `kl` and `improvement` are measured from θ_0, over every step.
+    The other stats are the first step's, so --npg-steps 1 logs exactly what one npg_step did."""
+    with torch.no_grad():
+        old_mean, old_log_std = actor(obs)
+    rhs, resolve_seconds, steps_taken, first_step = advantages, 0.0, 0, {}
+    for step in range(args.npg_steps):
+        if step > 0:
+            started = time.time()
+            with torch.no_grad():
+                rhs = (gaussian_log_prob(*actor(obs), actions) - old_log_probs).exp() * advantages  # ρA, (N,)
+            transformed_adv = transform_advantages(actor, obs, actions, rhs, args)
+            resolve_seconds += time.time() - started
+        stats = npg_step(actor, obs, actions, rhs, transformed_adv, target_kl, args.line_search, args.line_search_factor)
+        if args.transform != "none":  # S ĝ = rhs − λÃ exactly when Ã solves the system
+            stats["relative_residual"] = ((rhs - stats["scores_direction"] - args.rat_lambda * transformed_adv).norm() / rhs.norm().clamp_min(1e-12)).item()
+        del stats["scores_direction"]
+        first_step = first_step or stats
+        if not stats["accepted"]:
+            break  # no step passed the line search; another solve at the same policy would find none either
+        steps_taken += 1
+    with torch.no_grad():
+        mean, log_std = actor(obs)
+        kl = gaussian_kl(old_mean, old_log_std, mean, log_std).mean().item()
+        improvement = ((gaussian_log_prob(mean, log_std, actions) - old_log_probs).exp() * advantages).mean().item() - advantages.mean().item()
+    return dict(first_step, kl=kl, improvement=improvement, steps_taken=steps_taken, target_kl=target_kl, resolve_seconds=resolve_seconds)
 
 
 def minibatch_updates(agent: Agent, critic_optimizer, actor_optimizer, batch: dict, args: Args) -> dict:
@@ -719,24 +757,8 @@ def train(args: Args) -> dict:
 
             stats = {}
             if args.update == "npg":
-                with torch.no_grad():
-                    old_mean, old_log_std = agent.actor(batch["obs"])
-                rhs = adv
-                for npg_step_index in range(args.npg_steps):
-                    if npg_step_index > 0:  # re-solve at the moved policy, for the natural gradient of mean(ρ A) there
-                        started = time.time()
-                        with torch.no_grad():
-                            rhs = (gaussian_log_prob(*agent.actor(batch["obs"]), batch["actions"]) - batch["log_probs"]).exp() * adv
-                        transformed_adv = transform_advantages(agent.actor, batch["obs"], batch["actions"], rhs, args)
-                        transform_seconds += time.time() - started
-                    stats = npg_step(agent.actor, batch["obs"], batch["actions"], rhs, transformed_adv, target_kl, args.line_search, args.line_search_factor)
-                    if args.transform != "none":  # S ĝ = rhs − λÃ exactly when Ã solves the system
-                        stats["relative_residual"] = ((rhs - stats["scores_direction"] - args.rat_lambda * transformed_adv).norm() / rhs.norm().clamp_min(1e-12)).item()
-                    del stats["scores_direction"]
-                    if not stats["accepted"]:
-                        break  # the line search found no step here; another solve at the same policy would find none either
-                with torch.no_grad():  # from the batch's policy to the new one, over every step taken
-                    stats.update(kl=gaussian_kl(old_mean, old_log_std, *agent.actor(batch["obs"])).mean().item(), target_kl=target_kl)
+                stats = natural_steps(agent.actor, batch["obs"], batch["actions"], batch["log_probs"], adv, transformed_adv, target_kl, args)
+                transform_seconds += stats.pop("resolve_seconds")
             if args.update == "ppo":
                 with torch.no_grad():
                     old_mean, old_log_std = agent.actor(batch["obs"])
