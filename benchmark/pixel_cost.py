@@ -7,16 +7,20 @@ Four measurements, all with the Nature CNN of rat_atari_dmc_pixels.py (1.69M pol
                     float32 and bfloat16 convolution rows), beside one batched forward-backward of the PPO loss
   transform/update  seconds of the advantage transform of one Breakout batch (8 envs × 128 steps) against one
                     `--transform none` PPO update of the same batch (4 epochs × 4 mini-batches)
-  steps per second  short training runs at the script's defaults, RAT against `--transform none`, on
-                    ALE/Breakout-v5 and dm_control/cartpole-swingup-v0, each in a process of its own
+  steps per second  short training runs at the scripts' defaults on ALE/Breakout-v5 and
+                    dm_control/cartpole-swingup-v0, each in a process of its own: PPO (`--transform none`),
+                    RAT, TRPO and natural actor-critic (trpo_atari_dmc_pixels.py, with and without line search),
+                    with the mean seconds per iteration of each one's natural-gradient part (RAT's transform,
+                    TRPO's CG and line search) and of its whole update
   peak memory       peak RSS of a fresh process that makes one RAT step on N = 8,192 samples: the factors, the
                     whole-batch Kaczmarz transform (b = 256, 3 sweeps) and the NPG step (`--update npg`)
 
 The machine may be shared: wall-clock seconds then vary with its load, so each timing is also given in CPU
 seconds of the measuring process (one thread: CPU seconds are the work done).
 
-Usage:  python benchmark/pixel_cost.py                         (about 5 minutes on one core)
+Usage:  python benchmark/pixel_cost.py                         (about 8 minutes on one core)
         python benchmark/pixel_cost.py --parts cost transform  (the first two tables, about a minute)
+A run of some --parts replaces those sections of an existing --out file and keeps the others.
 """
 
 import contextlib
@@ -29,7 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root holds the RAT script
 
@@ -38,6 +42,7 @@ import torch
 import tyro
 
 import rat_atari_dmc_pixels as pixels
+import trpo_atari_dmc_pixels as trpo_pixels
 
 FAMILIES = {  # the observation and action spaces of the two benchmark tasks
     "ALE/Breakout-v5": ((4, 84, 84), gym.spaces.Discrete(4)),
@@ -186,34 +191,58 @@ def send_result(sender, function, function_args) -> None:
         sender.send(function(*function_args))
 
 
-def training_run(env_id: str, transform: str, iterations: int) -> dict:
-    defaults = pixels.with_family_defaults(pixels.Args(env_id=env_id))
+SPS_METHODS = {  # name → (script module, flags, the scalar its natural-gradient part logs)
+    "PPO": (pixels, dict(transform="none"), None),
+    "RAT": (pixels, dict(transform="rat"), "time/transform_seconds"),
+    "TRPO": (trpo_pixels, dict(), "time/policy_step_seconds"),
+    "NAC": (trpo_pixels, dict(line_search=False), "time/policy_step_seconds"),
+}
+
+
+def mean_scalar(run_dir: str, tag: Optional[str]) -> float:
+    if tag is None:
+        return float("nan")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(run_dir)
+    events.Reload()
+    values = [event.value for event in events.Scalars(tag)]
+    return sum(values) / len(values)
+
+
+def training_run(env_id: str, method: str, iterations: int) -> dict:
+    module, flags, natural_tag = SPS_METHODS[method]
+    defaults = module.with_family_defaults(module.Args(env_id=env_id))
     steps = iterations * defaults.num_envs * defaults.num_steps
-    args = dataclasses.replace(defaults, total_timesteps=steps, transform=transform, cuda=False, exp_name="pixel_cost")
+    args = dataclasses.replace(defaults, total_timesteps=steps, cuda=False, exp_name="pixel_cost", **flags)
     times = {}
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # the run's TensorBoard files go to a throw-away folder
         with timer(times, "run"):
-            summary = pixels.train(args)
+            summary = module.train(args)
+        run_dir = os.path.join(tmp, "runs", summary["run_name"])
+        natural, update = mean_scalar(run_dir, natural_tag), mean_scalar(run_dir, "time/update_seconds")
     returns = summary["episode_returns"]
-    return dict(steps=steps, wall=times["run"][0], cpu=times["run"][1], episodes=len(returns),
+    return dict(steps=steps, wall=times["run"][0], cpu=times["run"][1], episodes=len(returns), natural=natural, update=update,
                 mean_return=sum(returns) / len(returns) if returns else float("nan"))
 
 
 def steps_per_second(args: Args) -> str:
-    lines = [f"Runs of {args.sps_iterations} iterations at the script's defaults (8 envs × 128 steps, PPO), seed 1; "
-             "SPS over the whole run, environment creation included.\n",
-             "| env | transform | agent steps | SPS (wall) | SPS (CPU) | RAT / none (CPU) | episodes | mean return |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"Runs of {args.sps_iterations} iterations at the scripts' defaults (8 envs × 128 steps), seed 1; SPS over the whole "
+             "run, environment creation included. Natural-gradient part: RAT's transform, TRPO's CG and line search; "
+             "update: the whole update of the iteration, critic included (seconds wall, mean over iterations).\n",
+             "| env | method | agent steps | SPS (wall) | SPS (CPU) | ÷ PPO (CPU) | natural-gradient part, s | update, s | episodes | mean return |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for env_id in ("ALE/Breakout-v5", "dm_control/cartpole-swingup-v0"):
-        runs = {transform: in_fresh_process(training_run, env_id, transform, args.sps_iterations) for transform in ("none", "rat")}
-        for transform, run in runs.items():
+        runs = {method: in_fresh_process(training_run, env_id, method, args.sps_iterations) for method in SPS_METHODS}
+        for method, run in runs.items():
             if "failed" in run:
-                lines.append(f"| {env_id} | {transform} | – | failed ({run['failed']}) | | | | |")
+                lines.append(f"| {env_id} | {method} | – | failed ({run['failed']}) | | | | | | |")
                 continue
-            ratio = (run["steps"] / run["cpu"]) / (runs["none"]["steps"] / runs["none"]["cpu"]) if "cpu" in runs["none"] else float("nan")
-            lines.append(f"| {env_id} | {transform} | {run['steps']} | {run['steps'] / run['wall']:.0f} | {run['steps'] / run['cpu']:.0f} | "
-                         f"{ratio:.2f} | {run['episodes']} | {run['mean_return']:.1f} |")
+            ratio = (run["steps"] / run["cpu"]) / (runs["PPO"]["steps"] / runs["PPO"]["cpu"]) if "cpu" in runs["PPO"] else float("nan")
+            natural = "–" if run["natural"] != run["natural"] else f"{run['natural']:.2f}"
+            lines.append(f"| {env_id} | {method} | {run['steps']} | {run['steps'] / run['wall']:.0f} | {run['steps'] / run['cpu']:.0f} | "
+                         f"{ratio:.2f} | {natural} | {run['update']:.2f} | {run['episodes']} | {run['mean_return']:.1f} |")
     return "\n".join(lines)
 
 
@@ -266,17 +295,23 @@ def main(args: Args) -> None:
     torch.set_num_threads(1)
     sections = {"cost": ("Per-sample cost of a block's products", per_sample_cost),
                 "transform": ("The transform against a PPO update", transform_against_update),
-                "sps": ("Steps per second, RAT against `--transform none`", steps_per_second),
+                "sps": ("Steps per second and seconds per policy step: PPO, RAT, TRPO, natural actor-critic", steps_per_second),
                 "memory": ("Peak memory of one RAT step", peak_memory)}
-    header = f"torch {torch.__version__}, one thread, {os.cpu_count()} CPU cores (maybe shared), rat_atari_dmc_pixels.py defaults.\n"
+    header = f"torch {torch.__version__}, one thread, {os.cpu_count()} CPU cores (maybe shared), the pixel scripts' defaults.\n"
+    out = Path(args.out)
+    kept = {}  # title → section, from an earlier run of the parts not measured now
+    if out.exists():
+        kept = {chunk.split("\n", 1)[0]: "### " + chunk for chunk in out.read_text().split("\n### ")[1:]}
     tables = [header]
-    for part in args.parts:
-        title, measure = sections[part]
-        print(f"measuring: {title} …", file=sys.stderr, flush=True)
-        tables.append(f"### {title}\n\n{measure(args)}\n")
+    for part, (title, measure) in sections.items():
+        if part in args.parts:
+            print(f"measuring: {title} …", file=sys.stderr, flush=True)
+            tables.append(f"### {title}\n\n{measure(args)}\n")
+        elif title in kept:
+            tables.append(kept[title].rstrip("\n") + "\n")
     text = "\n".join(tables)
     print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(f"wrote {args.out}", file=sys.stderr)
 

@@ -177,3 +177,14 @@ def test_a_resumed_run_keeps_only_the_episodes_of_its_last_attempt(tmp_path):
     run = report.read_run(job_dir, last_episodes=3)
     assert list(run["curve_steps"]) == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120]
     assert run["last_return"] == 1110.0  # the mean of 1100, 1110, 1120: the resumed attempt's
+
+
+def test_pixel_cost_keeps_the_sections_it_does_not_measure(tmp_path):
+    import pixel_cost
+
+    out = tmp_path / "pixel_cost.md"
+    out.write_text("old header\n\n### Per-sample cost of a block's products\n\nthe old table\n\n### A section no part makes\n\nstale\n")
+    pixel_cost.main(pixel_cost.Args(parts=(), out=str(out)))
+    text = out.read_text()
+    assert "### Per-sample cost of a block's products\n\nthe old table\n" in text
+    assert "stale" not in text and "old header" not in text
