@@ -47,7 +47,7 @@ class Args:
     out_dir: str = "benchmark/results"
     """where returns.csv, table.md and the PNGs go"""
     grid: Optional[str] = "benchmark/grids/mujoco.py"
-    """grid file giving the order of the methods (METHODS) and the bar (BAR); none: alphabetical, no bar"""
+    """grid file whose methods (METHODS, in its order) are reported, with its bar (BAR); none: every method found, alphabetical, no bar"""
     bar: bool = False
     """if toggled, add the grid file's BAR (RAT.md §6: 1.2 × the better baseline) as a column, on rows of the grid's budget"""
     filter: tuple[str, ...] = ()
@@ -181,15 +181,16 @@ def main(args: Args) -> None:
     job_dirs = sorted(path.parent for path in Path(args.work_dir).glob("*/job.json"))
     job_dirs = [d for d in job_dirs if not args.filter or any(fnmatch(d.name, f"*{p}*") for p in args.filter)]
     runs = [run for run in (read_run(d, args.last_episodes) for d in job_dirs) if run is not None]
+    if grid:  # runs of other grids that share the work folder stay out
+        runs = [run for run in runs if run["method"] in grid["METHODS"]]
     if not runs:
         sys.exit(f"error: no run with TensorBoard events under {args.work_dir}/; start one with benchmark/run_grid.py.")
     unfinished = [run["job"] for run in runs if not run["finished"]]
     if unfinished:
         print(f"left out of the table and plots, not finished: {', '.join(unfinished)}")
 
-    grid_methods = list(grid.get("METHODS", {}))
     found = {run["method"] for run in runs}
-    methods = [m for m in grid_methods if m in found] + sorted(found - set(grid_methods))
+    methods = [m for m in grid["METHODS"] if m in found] if grid else sorted(found)
     groups = {}  # (env, budget) → method → finished runs
     for run in sorted(runs, key=lambda run: (run["env_id"], run["total_timesteps"], run["seed"])):
         if run["finished"]:
