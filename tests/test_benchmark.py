@@ -189,3 +189,17 @@ def test_pixel_cost_keeps_the_sections_it_does_not_measure(tmp_path):
     text = out.read_text()
     assert "### Per-sample cost of a block's products\n\nthe old table\n" in text
     assert "stale" not in text and "old header" not in text
+
+
+def test_step_quality_measures_every_candidate_on_the_same_batches(tmp_path):
+    out = tmp_path / "step_quality.md"
+    checkpoint = BENCHMARK / "results" / "checkpoints" / "Walker2d-v5__rat-2-steps__s2__step491520.pt"
+    result = subprocess.run([sys.executable, str(BENCHMARK / "step_quality.py"), "--checkpoint", str(checkpoint), "--lambdas", "0.1", "1.0",
+                             "--train-batches", "3", "--heldout-batches", "2", "--batch-size", "128", "--out", str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = [line.strip("| ").split(" | ") for line in out.read_text().splitlines() if line.startswith("| RAT") or line.startswith("| dense") or line.startswith("| none")]
+    assert [row[0] for row in rows] == ["RAT λ = 0.1", "RAT λ = 1", "dense λ = 0.1", "none (vanilla gradient, KL-sized)"]
+    assert rows[0][3] == "+0.00000 ± 0.00000"  # the reference against itself
+    # the line search accepts a step only if the batch's surrogate improves and KL ≤ δ, and puts the policy back otherwise
+    assert all(float(row[1]) >= 0 and float(row[4]) <= 0.01 for row in rows)
