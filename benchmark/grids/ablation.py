@@ -15,6 +15,10 @@ METHODS = {
     "rat-kl0.02-annealed": ["rat_continuous_action.py", "--target-kl", "0.02", "--anneal-target-kl"],
     # two natural steps of δ = 0.01 per batch, the second re-solved at the moved policy for ρA (data reuse, as PPO's epochs)
     "rat-2-steps": ["rat_continuous_action.py", "--npg-steps", "2"],
+    # rat-2-steps with ten times the damping: benchmark/step_quality.py on a Walker2d policy of rat-2-steps found a
+    # step's gain on held-out batches growing with λ from 0.1 to 3 (by 1-2 standard errors), the fit to the batch's
+    # own noisy advantages (in-sample gain) not; benchmark/results/step_quality.md
+    "rat-2-steps-lam1": ["rat_continuous_action.py", "--npg-steps", "2", "--rat-lambda", "1.0"],
 }
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]
 SEEDS = [1, 2, 3]
