@@ -54,6 +54,8 @@ class Args:
     """report only jobs whose name contains one of these patterns (shell wildcards allowed)"""
     last_episodes: int = 20
     """the final return is the mean of this many last training episodes; the curves' smoothing window"""
+    scalars: tuple[str, ...] = ()
+    """TensorBoard tags (say policy/relative_residual) to tabulate in scalars.md: each run's mean over the first and the last 10% of its budget, mean over seeds"""
 
 
 def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -76,8 +78,15 @@ def drop_orphans(events: list) -> list:
     return kept
 
 
-def read_run(job_dir: Path, last_episodes: int) -> Optional[dict]:
-    """A job's metadata, final returns and learning curve; None if it has not logged anything yet."""
+def early_and_late(events: list, total_timesteps: int) -> tuple[float, float]:
+    """Mean of a scalar over the first and over the last 10% of the budget's steps (nan where it has no point)."""
+    steps, values = np.array([event.step for event in events]), np.array([event.value for event in events])
+    early, late = values[steps <= 0.1 * total_timesteps], values[steps > 0.9 * total_timesteps]
+    return (float(early.mean()) if len(early) else float("nan")), (float(late.mean()) if len(late) else float("nan"))
+
+
+def read_run(job_dir: Path, last_episodes: int, scalars: tuple[str, ...] = ()) -> Optional[dict]:
+    """A job's metadata, final returns, learning curve and the `scalars`' early and late means; None if it has not logged anything yet."""
     meta = json.loads((job_dir / "job.json").read_text())
     run_dirs = sorted(path for path in (job_dir / "runs").glob("*") if path.is_dir())
     if not run_dirs:
@@ -107,6 +116,7 @@ def read_run(job_dir: Path, last_episodes: int) -> Optional[dict]:
         curve_steps=np.array([event.step for event in episodes]),
         curve_minutes=np.array([(event.wall_time - start) / 60 for event in episodes]),
         curve_returns=trailing_mean(returns, last_episodes) if len(returns) else returns,
+        scalars={tag: early_and_late(drop_orphans(events.Scalars(tag)), meta["total_timesteps"]) for tag in scalars if tag in tags},
     )
 
 
@@ -148,6 +158,19 @@ def band(xs: list[np.ndarray], ys: list[np.ndarray], points: int = 200):
     return grid, curves.mean(0), curves.std(0, ddof=1 if len(curves) > 1 else 0)
 
 
+def scalars_table(groups: dict, methods: list[str], tags: tuple[str, ...]) -> str:
+    """Rows (env, budget, tag), columns the methods: 'early → late', each the mean over seeds."""
+    lines = ["| env | steps | scalar | " + " | ".join(methods) + " |", "|---" * (len(methods) + 3) + "|"]
+    for (env_id, steps), by_method in groups.items():
+        for tag in tags:
+            cells = []
+            for method in methods:
+                pairs = np.array([run["scalars"][tag] for run in by_method.get(method, []) if tag in run["scalars"]]).reshape(-1, 2)
+                cells.append(f"{np.nanmean(pairs[:, 0]):.2g} → {np.nanmean(pairs[:, 1]):.2g} ({len(pairs)})" if len(pairs) else "–")
+            lines.append(f"| {env_id} | {steps_label(steps)} | {tag} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def plot_env(env_id: str, steps: int, by_method: dict, methods: list[str], window: int, path: Path) -> None:
     """Return vs environment steps (left) and vs wall-clock minutes (right), one line and band per method."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -180,7 +203,7 @@ def main(args: Args) -> None:
         sys.exit(f"error: --bar needs a grid file that defines BAR; {args.grid!r} does not.")
     job_dirs = sorted(path.parent for path in Path(args.work_dir).glob("*/job.json"))
     job_dirs = [d for d in job_dirs if not args.filter or any(fnmatch(d.name, f"*{p}*") for p in args.filter)]
-    runs = [run for run in (read_run(d, args.last_episodes) for d in job_dirs) if run is not None]
+    runs = [run for run in (read_run(d, args.last_episodes, args.scalars) for d in job_dirs) if run is not None]
     if grid:  # runs of other grids that share the work folder stay out
         runs = [run for run in runs if run["method"] in grid["METHODS"]]
     if not runs:
@@ -206,6 +229,10 @@ def main(args: Args) -> None:
         text += ["Deterministic evaluation of the final policy (eval/episodic_return of --save-model), mean ± std over seeds.",
                  markdown_table(groups, methods, "eval_return")]
     (out_dir / "table.md").write_text("\n\n".join(text) + "\n")
+    if args.scalars:
+        (out_dir / "scalars.md").write_text("Mean over seeds (n) of each run's mean of the scalar over the first 10% → the last 10% of its budget.\n\n"
+                                            + scalars_table(groups, methods, args.scalars) + "\n")
+        print((out_dir / "scalars.md").read_text())
     for (env_id, steps), by_method in groups.items():
         plot_env(env_id, steps, by_method, methods, args.last_episodes, out_dir / f"{env_id.replace('/', '_')}_{steps_label(steps)}.png")
     print((out_dir / "table.md").read_text())

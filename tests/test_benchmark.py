@@ -203,3 +203,19 @@ def test_step_quality_measures_every_candidate_on_the_same_batches(tmp_path):
     assert rows[0][3] == "+0.00000 ± 0.00000"  # the reference against itself
     # the line search accepts a step only if the batch's surrogate improves and KL ≤ δ, and puts the policy back otherwise
     assert all(float(row[1]) >= 0 and float(row[4]) <= 0.01 for row in rows)
+
+
+def test_report_tabulates_a_scalar_over_the_first_and_last_tenth_of_the_budget(tmp_path):
+    work, out = tmp_path / "work", tmp_path / "results"
+    for seed, scale in ((1, 1.0), (2, 2.0)):
+        write_run(work, "rat", seed, [1.0] * 30)
+        with SummaryWriter(next((work / f"rat__Hopper-v5__s{seed}__1M" / "runs").iterdir())) as writer:
+            for step in range(50_000, 1_000_001, 50_000):  # the value is step / 1M × scale
+                writer.add_scalar("policy/relative_residual", step / 1e6 * scale, step)
+    report.main(report.Args(work_dir=str(work), out_dir=str(out), grid=str(write_grid(tmp_path, tmp_path / "fake.py")),
+                            scalars=("policy/relative_residual", "policy/not_logged")))
+    # first 10% of the budget: steps 50k and 100k, mean 0.075 × scale; last 10%: 950k and 1M, mean 0.975 × scale;
+    # over the seeds (scale 1 and 2): 0.1125 → 1.4625
+    text = (out / "scalars.md").read_text()
+    assert "| Hopper-v5 | 1M | policy/relative_residual | 0.11 → 1.5 (2) |" in text
+    assert "| Hopper-v5 | 1M | policy/not_logged | – |" in text

@@ -321,7 +321,8 @@ def test_every_update_and_transform_trains(tmp_path, monkeypatch, flags):
 def test_annealed_target_kl_shrinks_linearly_and_bounds_every_step(tmp_path, monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     monkeypatch.chdir(tmp_path)
-    result = rat.train(rat.Args(**dict(TINY, total_timesteps=512), target_kl=0.02, anneal_target_kl=True))
+    # one step per batch: policy/kl is then that step's KL, which the line search bounds by the iteration's δ
+    result = rat.train(rat.Args(**dict(TINY, total_timesteps=512), target_kl=0.02, anneal_target_kl=True, npg_steps=1))
     events = EventAccumulator(str(tmp_path / "runs" / result["run_name"]))
     events.Reload()
     targets = [event.value for event in events.Scalars("policy/target_kl")]

@@ -3,15 +3,16 @@
 It answers two questions side by side, on the same seeds: which policy step RAT should use by
 default (`rat`, the natural-gradient step, against `rat-ppo`, PPO's clipped surrogate with Ã in
 place of A), and where RAT stands against PPO, TRPO and NPG after a short budget.
-Its job names match benchmark/grids/mujoco.py run with --total-timesteps 300000.
+It ran before the ablation (benchmark/grids/ablation.py) changed RAT's defaults; its RAT jobs spell out the flags they ran with.
 
     python benchmark/run_grid.py --grid benchmark/grids/short.py
     python benchmark/report.py
 """
 
 METHODS = {
-    "rat": ["rat_continuous_action.py"],
-    "rat-ppo": ["rat_continuous_action.py", "--update", "ppo"],
+    # one natural step per batch at λ = 0.1, the script's default when this grid ran
+    "rat": ["rat_continuous_action.py", "--npg-steps", "1", "--rat-lambda", "0.1"],
+    "rat-ppo": ["rat_continuous_action.py", "--update", "ppo", "--rat-lambda", "0.1"],
     "ppo": ["ppo_baseline.py"],
     "trpo": ["trpo_baseline.py"],
     "npg": ["trpo_baseline.py", "--no-line-search"],
