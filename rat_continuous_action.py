@@ -87,7 +87,7 @@ class Args:
     target_kl: float = 0.01
     """npg: the KL divergence δ one step aims at (η = sqrt(2δ / ĝᵀFĝ))"""
     npg_steps: int = 2
-    """npg: natural steps per batch; each after the first re-solves Ã at the moved policy for the importance-weighted advantages ρA and takes another step of KL δ, so the policy may end about K²δ from the batch's (2: the benchmark's best, see the README's ablation)"""
+    """npg: natural steps per batch; each after the first re-solves Ã at the moved policy for the importance-weighted advantages ρA and takes another step of KL δ, so the policy may end about K²δ from the batch's (2, with λ = 1: the best combination in the README's ablation)"""
     anneal_target_kl: bool = False
     """npg: if toggled, shrink δ linearly to 0 over the run, as --anneal-lr does the learning rates"""
     line_search: bool = True
@@ -111,7 +111,7 @@ class Args:
     transform: Literal["rat", "dense", "none"] = "rat"
     """advantage transform: `rat` (block Kaczmarz), `dense` (exact Woodbury solve, O(N²d)), `none` (plain A: a vanilla gradient step sized by the KL)"""
     rat_lambda: float = 1.0
-    """Tikhonov damping λ of (F + λI)⁻¹g: small λ fits the batch's noisy advantages (benchmark/step_quality.py); 1.0 beat 0.1 in the README's ablation"""
+    """Tikhonov damping λ of (F + λI)⁻¹g: small λ fits the batch's noisy advantages (benchmark/step_quality.py); see the README's ablation"""
     rat_block_size: int = 256
     """samples per Kaczmarz block b"""
     rat_sweeps: int = 3
