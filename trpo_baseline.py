@@ -590,6 +590,7 @@ def train(args: Args) -> dict:
             for key, value in stats.items():
                 writer.add_scalar(f"{'losses' if key.endswith('loss') else 'policy'}/{key}", value, global_step)
             writer.add_scalar("charts/SPS", sps, global_step)
+            writer.add_scalar("policy/std", agent.actor.log_std.exp().mean().item(), global_step)  # exploration noise σ, mean over action dimensions
             writer.add_scalar("charts/learning_rate", critic_optimizer.param_groups[0]["lr"], global_step)
             writer.add_scalar("time/policy_step_seconds", policy_step_seconds, global_step)
             writer.add_scalar("time/update_seconds", update_seconds, global_step)
