@@ -23,6 +23,9 @@ METHODS = {
     "rat": ["rat_continuous_action.py"],
     # the default with λ = 3: step_quality.md's held-out gain was still rising from λ = 1 to 3
     "rat-lam3": ["rat_continuous_action.py", "--rat-lambda", "3.0"],
+    # one step at λ = 1: both two-step candidates plateaued on HalfCheetah-v5 (near 1,600 and 1,800) where one step
+    # at λ = 0.1 reached 3,080; this keeps λ = 1's converged solve without the second step's extra movement
+    "rat-1-step-lam1": ["rat_continuous_action.py", "--npg-steps", "1"],
 }
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]
 SEEDS = [1, 2, 3]
