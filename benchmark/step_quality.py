@@ -74,7 +74,11 @@ def collect(agent: rat.Agent, env, reward_scale: float, gamma: float, batch_size
         if truncated and not terminated:  # a time limit is no terminal state
             with torch.no_grad():
                 reward += gamma * agent.value(agent.obs_normalizer(torch.as_tensor(raw_obs)[None]))[0].item()
-        observations.append(obs[0]), actions.append(action[0]), rewards.append(reward), dones.append(float(terminated or truncated)), values.append(value)
+        observations.append(obs[0])
+        actions.append(action[0])
+        rewards.append(reward)
+        dones.append(float(terminated or truncated))
+        values.append(value)
         if terminated or truncated:
             raw_obs, _ = env.reset()
     with torch.no_grad():
@@ -96,6 +100,10 @@ def surrogate_gain(old_actor, new_actor, batches) -> float:
 
 
 def main(args: Args) -> None:
+    if not args.lambdas or min(args.lambdas) <= 0:
+        sys.exit(f"error: --lambdas needs at least one λ, each > 0 (got {args.lambdas}).")
+    if args.train_batches < 2 or args.heldout_batches < 1 or args.batch_size < 2:
+        sys.exit("error: --train-batches must be ≥ 2 (for a standard error), --heldout-batches ≥ 1 and --batch-size ≥ 2.")
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     checkpoint = rat.load_checkpoint(args.checkpoint)
@@ -141,4 +149,7 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    try:
+        main(tyro.cli(Args))
+    except FloatingPointError as error:  # a diverging solve: say what to change, not a traceback
+        sys.exit(f"error: {error}")

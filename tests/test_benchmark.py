@@ -219,3 +219,11 @@ def test_report_tabulates_a_scalar_over_the_first_and_last_tenth_of_the_budget(t
     text = (out / "scalars.md").read_text()
     assert "| Hopper-v5 | 1M | policy/relative_residual | 0.11 → 1.5 (2) |" in text
     assert "| Hopper-v5 | 1M | policy/not_logged | – |" in text
+
+
+@pytest.mark.parametrize("flags, message", [(["--lambdas", "0"], "--lambdas needs"), (["--train-batches", "1"], "--train-batches must be")])
+def test_step_quality_bad_input_stops_with_one_sentence(flags, message):
+    checkpoint = BENCHMARK / "results" / "checkpoints" / "Walker2d-v5__rat-2-steps__s2__step491520.pt"
+    result = subprocess.run([sys.executable, str(BENCHMARK / "step_quality.py"), "--checkpoint", str(checkpoint), *flags],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
