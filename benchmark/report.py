@@ -148,6 +148,13 @@ def markdown_table(groups: dict, methods: list[str], key: str, bar: Optional[dic
         if bar is not None:
             cells.append(f"≥ {bar[env_id]}" if env_id in bar and steps == bar_steps else "–")
         lines.append("| " + " | ".join(cells) + " |")
+    if bar:  # one figure to rank methods across tasks: each env's mean over seeds as a fraction of its bar, averaged
+        cells = ["return / bar, mean over the bar's envs", steps_label(bar_steps)]
+        for m in methods:
+            by_env = [groups.get((env_id, bar_steps), {}).get(m, []) for env_id in bar]
+            fractions = [np.mean([run[key] for run in env_runs]) / target for env_runs, target in zip(by_env, bar.values())]
+            cells.append(f"{np.mean(fractions):.2f}" if all(by_env) else "–")  # only a method that ran on every env
+        lines.append("| " + " | ".join(cells + ["≥ 1"]) + " |")
     return "\n".join(lines)
 
 

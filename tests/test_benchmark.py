@@ -113,14 +113,14 @@ def test_interrupted_job_with_a_checkpoint_resumes_from_it(tmp_path):
     assert (job_dir / "done.json").exists() and not list(job_dir.glob("failed-*"))  # one run, continued in place
 
 
-def write_run(work: Path, method: str, seed: int, returns: list, eval_return=None, finished=True) -> None:
+def write_run(work: Path, method: str, seed: int, returns: list, eval_return=None, finished=True, env_id="Hopper-v5") -> None:
     """A job folder as run_grid.py leaves it, with TensorBoard events as the training scripts log them."""
-    job_dir = work / f"{method}__Hopper-v5__s{seed}__1M"
+    job_dir = work / f"{method}__{env_id}__s{seed}__1M"
     job_dir.mkdir(parents=True)
-    (job_dir / "job.json").write_text(json.dumps(dict(method=method, env_id="Hopper-v5", seed=seed, total_timesteps=1_000_000)))
+    (job_dir / "job.json").write_text(json.dumps(dict(method=method, env_id=env_id, seed=seed, total_timesteps=1_000_000)))
     if finished:
         (job_dir / "done.json").write_text(json.dumps(dict(returncode=0)))
-    with SummaryWriter(job_dir / "runs" / f"Hopper-v5__{method}__{seed}__0") as writer:
+    with SummaryWriter(job_dir / "runs" / f"{env_id}__{method}__{seed}__0") as writer:
         for episode, value in enumerate(returns):
             writer.add_scalar("charts/episodic_return", value, 1000 * (episode + 1))
         writer.add_scalar("charts/SPS", 2000, 1000 * len(returns))
@@ -150,6 +150,20 @@ def test_report_gives_means_over_seeds_of_the_last_20_episodes(tmp_path):
     assert "| Hopper-v5 | 1M | 170 ± 71 (2) | 70 (1) | ≥ 3206 |" in table
     assert "| Hopper-v5 | 1M | 1500 ± 707 (2) | – |" in table
     assert (out / "Hopper-v5_1M.png").stat().st_size > 10_000
+
+
+def test_report_ranks_methods_by_their_mean_fraction_of_the_bar(tmp_path):
+    work, out = tmp_path / "work", tmp_path / "results"
+    write_run(work, "rat", 1, [1603.0] * 20)  # Hopper: 1603 / 3206 = 0.5
+    write_run(work, "rat", 2, [3206.0] * 20)  #         3206 / 3206 = 1, so the seeds' mean is 0.75
+    write_run(work, "rat", 1, [1000.0] * 20, env_id="Walker2d-v5")  # Walker2d: 1000 / 4000 = 0.25
+    write_run(work, "ppo", 1, [3206.0] * 20)  # no Walker2d run: no figure
+    grid = write_grid(tmp_path, tmp_path / "fake.py")
+    grid.write_text(grid.read_text().replace('BAR = {"Hopper-v5": 3206}', 'BAR = {"Hopper-v5": 3206, "Walker2d-v5": 4000}'))
+    report.main(report.Args(work_dir=str(work), out_dir=str(out), grid=str(grid), bar=True))
+    table = (out / "table.md").read_text()
+    assert "| return / bar, mean over the bar's envs | 1M | 0.50 | – | ≥ 1 |" in table  # (0.75 + 0.25) / 2
+    assert table.count("return / bar") == 1  # the evaluation table has no bar
 
 
 def test_transform_cost_quick_runs(tmp_path):

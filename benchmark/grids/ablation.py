@@ -1,7 +1,7 @@
 """Which RAT policy step reaches the bar at 1M steps, 3 seeds: the ablation behind the script's defaults.
 
 Every candidate runs the same seeds on Hopper-v5 and Walker2d-v5 (HalfCheetah-v5 too once it is a
-contender). `rat` is the script's default (two natural steps per batch, λ = 1); its job names are those
+contender). `rat` is the script's default (one natural step per batch, λ = 1); its job names are those
 of benchmark/grids/mujoco.py, so both grids share those runs. The other candidates spell out every flag
 that differs from today's default, so their jobs mean what they meant when they ran.
 
@@ -16,16 +16,14 @@ METHODS = {
     "rat-kl0.02-annealed": ["rat_continuous_action.py", "--npg-steps", "1", "--rat-lambda", "0.1", "--target-kl", "0.02", "--anneal-target-kl"],
     # two natural steps of δ = 0.01 per batch, the second re-solved at the moved policy for ρA (data reuse, as PPO's epochs)
     "rat-2-steps": ["rat_continuous_action.py", "--npg-steps", "2", "--rat-lambda", "0.1"],
-    # rat-2-steps with ten times the damping, the default since it was measured: benchmark/step_quality.py on a
-    # Walker2d policy of rat-2-steps found a step's gain on held-out batches growing with λ from 0.1 to 3 (by 1-2
-    # standard errors), the fit to the batch's own noisy advantages (in-sample gain) not;
-    # benchmark/results/step_quality.md
+    # rat-2-steps with ten times the damping, the default until one step at λ = 1 was measured:
+    # benchmark/step_quality.py on a Walker2d policy of rat-2-steps found a step's gain on
+    # held-out batches growing with λ from 0.1 to 3 (by 1-2 standard errors), the fit to the batch's own noisy
+    # advantages (in-sample gain) not; benchmark/results/step_quality.md
+    "rat-2-steps-lam1": ["rat_continuous_action.py", "--npg-steps", "2", "--rat-lambda", "1.0"],
+    # one step at λ = 1, the default: both two-step candidates plateaued on HalfCheetah-v5 (near 1,600 and 1,800)
+    # where one step at λ = 0.1 reached 3,080; this keeps λ = 1's converged solve without the second step's movement
     "rat": ["rat_continuous_action.py"],
-    # the default with λ = 3: step_quality.md's held-out gain was still rising from λ = 1 to 3
-    "rat-lam3": ["rat_continuous_action.py", "--rat-lambda", "3.0"],
-    # one step at λ = 1: both two-step candidates plateaued on HalfCheetah-v5 (near 1,600 and 1,800) where one step
-    # at λ = 0.1 reached 3,080; this keeps λ = 1's converged solve without the second step's extra movement
-    "rat-1-step-lam1": ["rat_continuous_action.py", "--npg-steps", "1"],
 }
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]
 SEEDS = [1, 2, 3]
