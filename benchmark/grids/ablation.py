@@ -24,6 +24,14 @@ METHODS = {
     # one step at λ = 1, the default: both two-step candidates plateaued on HalfCheetah-v5 (near 1,600 and 1,800)
     # where one step at λ = 0.1 reached 3,080; this keeps λ = 1's converged solve without the second step's movement
     "rat": ["rat_continuous_action.py"],
+    # --- queued, not yet run: each changes one thing of the default ---
+    # twice the KL per step: the default moves the policy 0.008 per batch (scalars.md), and sb3-contrib TRPO's
+    # 4027 on HalfCheetah (RAT.md §6) came with the RL Zoo's target KL of 0.04
+    "rat-kl0.02": ["rat_continuous_action.py", "--target-kl", "0.02"],
+    # λ = 3: step_quality.md's held-out gain was still rising from λ = 1 to 3
+    "rat-lam3": ["rat_continuous_action.py", "--rat-lambda", "3.0"],
+    # a critic trained as the RL Zoo trains sb3-contrib TRPO's: learning rate 1e-3, 20 epochs of 128-sample mini-batches
+    "rat-critic": ["rat_continuous_action.py", "--learning-rate", "1e-3", "--update-epochs", "20", "--num-minibatches", "16"],
 }
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]
 SEEDS = [1, 2, 3]
