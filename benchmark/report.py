@@ -148,7 +148,7 @@ def markdown_table(groups: dict, methods: list[str], key: str, bar: Optional[dic
         if bar is not None:
             cells.append(f"≥ {bar[env_id]}" if env_id in bar and steps == bar_steps else "–")
         lines.append("| " + " | ".join(cells) + " |")
-    if bar:  # one figure to rank methods across tasks: each env's mean over seeds as a fraction of its bar, averaged
+    if bar and any(steps == bar_steps for _, steps in groups):  # one figure to rank methods across tasks: each env's mean over seeds as a fraction of its bar, averaged
         cells = ["return / bar, mean over the bar's envs", steps_label(bar_steps)]
         for m in methods:
             by_env = [groups.get((env_id, bar_steps), {}).get(m, []) for env_id in bar]

@@ -24,7 +24,7 @@ METHODS = {
     # one step at λ = 1, the default: both two-step candidates plateaued on HalfCheetah-v5 (near 1,600 and 1,800)
     # where one step at λ = 0.1 reached 3,080; this keeps λ = 1's converged solve without the second step's movement
     "rat": ["rat_continuous_action.py"],
-    # --- queued, not yet run: each changes one thing of the default ---
+    # --- queued after the default was chosen, each changing one thing of it; their runs are under way ---
     # twice the KL per step: the default moves the policy 0.008 per batch (scalars.md), and sb3-contrib TRPO's
     # 4027 on HalfCheetah (RAT.md §6) came with the RL Zoo's target KL of 0.04
     "rat-kl0.02": ["rat_continuous_action.py", "--target-kl", "0.02"],
