@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,9 @@ def test_a_resumed_run_keeps_only_the_episodes_of_its_last_attempt(tmp_path):
     with SummaryWriter(job_dir / "runs" / "r") as writer:
         for step in range(10, 100, 10):
             writer.add_scalar("charts/episodic_return", step, step)
+    # The resumed attempt is a later process: its event file's name carries a later second. (Within one second the
+    # files sort by a process-wide counter as text, so ".10" would be read before ".9".)
+    time.sleep(1.1)
     with SummaryWriter(job_dir / "runs" / "r") as writer:
         for step in range(60, 130, 10):
             writer.add_scalar("charts/episodic_return", 1000 + step, step)
