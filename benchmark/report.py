@@ -152,8 +152,11 @@ def markdown_table(groups: dict, methods: list[str], key: str, bar: Optional[dic
         cells = ["return / bar, mean over the bar's envs", steps_label(bar_steps)]
         for m in methods:
             by_env = [groups.get((env_id, bar_steps), {}).get(m, []) for env_id in bar]
+            if not all(by_env):  # only a method that ran on every env
+                cells.append("–")
+                continue
             fractions = [np.mean([run[key] for run in env_runs]) / target for env_runs, target in zip(by_env, bar.values())]
-            cells.append(f"{np.mean(fractions):.2f}" if all(by_env) else "–")  # only a method that ran on every env
+            cells.append(f"{np.mean(fractions):.2f}")
         lines.append("| " + " | ".join(cells + ["≥ 1"]) + " |")
     return "\n".join(lines)
 
