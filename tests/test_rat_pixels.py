@@ -153,6 +153,23 @@ def test_factored_products_on_the_nature_cnn(obs_shape, action_space):
     assert relative_error(pixels.dense_transform(rounded, adv, LAM), pixels.dense_transform(scores, adv, LAM)) < 1e-3
 
 
+def test_bfloat16_rows_give_a_positive_semidefinite_gram():
+    # Rows of rank 3 stored in bfloat16: their exact Gram has 61 zero eigenvalues. Summed and returned in float32, the
+    # block's Gram keeps them at round-off (1e-7 of the largest); rounded to bfloat16 it would go negative by ~1e-3.
+    torch.manual_seed(0)
+    rows = (torch.randn(64, 3) @ torch.randn(3, 5000)).bfloat16()
+    linear = [(torch.zeros(64, 2), torch.zeros(64, 2), slice(5000, 5004), slice(5004, 5006))]
+    scores = pixels.FactoredScores(rows, torch.arange(5000), linear, 5006)
+    block = scores(torch.arange(64))
+    gram = (block @ block.T).double()
+    eigenvalues = torch.linalg.eigvalsh(gram)
+    assert eigenvalues.min() > -1e-6 * eigenvalues.max()
+    assert relative_error(gram, (rows.double() @ rows.double().T)) < 1e-6
+    w, delta = torch.randn(5006), torch.randn(64)
+    assert relative_error(block @ w, rows.double() @ w[:5000].double()) < 1e-6
+    assert relative_error((block.T @ delta)[:5000], rows.double().T @ delta.double()) < 1e-6
+
+
 def test_ppo_solves_each_minibatch_on_its_own_scores(batch):
     agent, obs, actions, adv, scores = batch
     minibatches = list(torch.randperm(len(adv)).split(16))
