@@ -136,7 +136,7 @@ class Args:
     rat_factored: bool = True
     """if toggled, S_B's products come from per-layer factors of one batched backward (exact); off: torch.func materializes S_B (slow reference)"""
     rat_conv_dtype: Literal["bfloat16", "float32"] = "bfloat16"
-    """dtype of the per-sample convolution gradients: bfloat16 halves their memory and takes a third off the transform (Ã within 1e-5 of float32 on a first Breakout batch)"""
+    """dtype in which the per-sample convolution gradients are stored (their products are summed in float32): bfloat16 halves their memory and took 13-20% off the transform (benchmark/results/pixel_cost.md)"""
 
 
 FAMILY_DEFAULTS = {
