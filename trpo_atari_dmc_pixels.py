@@ -73,8 +73,8 @@ class Args:
     """path of a checkpoint to evaluate instead of training"""
     eval_episodes: int = 10
     """number of episodes of an evaluation (Atari: whole games over all lives, unclipped score)"""
-    eval_stochastic: bool = False
-    """if toggled, evaluation samples actions instead of taking the argmax / Gaussian mean"""
+    eval_stochastic: Optional[bool] = None
+    """evaluation samples actions (True) or takes the argmax / Gaussian mean (False); default: sampled on Atari, where an argmax policy can stall a game for its whole time limit by never pressing FIRE, the mean on DeepMind Control"""
 
     # --- environment ---
     env_id: str = "ALE/Breakout-v5"
@@ -126,8 +126,8 @@ class Args:
 
 
 FAMILY_DEFAULTS = {
-    "atari": dict(total_timesteps=500_000),
-    "dm_control": dict(total_timesteps=100_000),
+    "atari": dict(total_timesteps=500_000, eval_stochastic=True),
+    "dm_control": dict(total_timesteps=100_000, eval_stochastic=False),
 }
 DMC_ACTION_REPEAT = {"cartpole": 8, "cheetah": 4, "walker": 2, "finger": 2, "reacher": 4, "ball_in_cup": 4}
 
@@ -513,9 +513,10 @@ def run_evaluation(agent, args: Args, train_args: Args, out_dir: str, writer: Op
     started = time.time()
     video_folder = os.path.join(out_dir, "eval_videos") if args.capture_video else None
     env_fn = make_env(train_args.env_id, train_args.action_repeat, args.max_episode_steps, train_args.fast_render, video_folder)
-    returns, lengths = evaluate(agent, env_fn, args.eval_episodes, train_args.seed + 1_000_000, not args.eval_stochastic)
+    stochastic = FAMILY_DEFAULTS[env_family(train_args.env_id)]["eval_stochastic"] if args.eval_stochastic is None else args.eval_stochastic
+    returns, lengths = evaluate(agent, env_fn, args.eval_episodes, train_args.seed + 1_000_000, not stochastic)
     seconds = time.time() - started
-    print(f"eval {train_args.env_id}: return {np.mean(returns):.1f} ± {np.std(returns):.1f}, length {np.mean(lengths):.0f} over {len(returns)} episodes ({seconds:.1f} s)")
+    print(f"eval {train_args.env_id}: return {np.mean(returns):.1f} ± {np.std(returns):.1f}, length {np.mean(lengths):.0f} over {len(returns)} episodes, {'sampled' if stochastic else 'deterministic'} actions ({seconds:.1f} s)")
     if writer is not None:
         writer.add_scalar("eval/episodic_return", np.mean(returns), global_step)
         writer.add_scalar("eval/episodic_length", np.mean(lengths), global_step)
@@ -526,7 +527,7 @@ def run_evaluation(agent, args: Args, train_args: Args, out_dir: str, writer: Op
         out = csv.writer(f)
         if new_file:
             out.writerow(["env_id", "global_step", "episodes", "deterministic", "return_mean", "return_std", "length_mean", "seconds"])
-        out.writerow([train_args.env_id, global_step, len(returns), not args.eval_stochastic, np.mean(returns), np.std(returns), np.mean(lengths), round(seconds, 2)])
+        out.writerow([train_args.env_id, global_step, len(returns), not stochastic, np.mean(returns), np.std(returns), np.mean(lengths), round(seconds, 2)])
     return returns
 
 

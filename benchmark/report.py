@@ -236,7 +236,7 @@ def main(args: Args) -> None:
     text = [f"Mean ± std over seeds (n seeds in parentheses) of the mean raw return of the last {args.last_episodes} training episodes.",
             markdown_table(groups, methods, "last_return", bar, grid.get("TOTAL_TIMESTEPS", 0))]
     if any(not np.isnan(run["eval_return"]) for run in runs):
-        text += ["Deterministic evaluation of the final policy (eval/episodic_return of --save-model), mean ± std over seeds.",
+        text += ["Evaluation of the final policy (eval/episodic_return of --save-model: deterministic, but for the pixel scripts' sampled actions on Atari), mean ± std over seeds.",
                  markdown_table(groups, methods, "eval_return")]
     (out_dir / "table.md").write_text("\n\n".join(text) + "\n")
     if args.scalars:

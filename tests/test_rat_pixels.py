@@ -211,6 +211,9 @@ def test_atari_game_continues_after_a_lost_life():
 def test_dm_control_frames_are_three_stacked_rgb_frames():
     args = pixels.with_family_defaults(pixels.Args(env_id="dm_control/cartpole-swingup-v0"))
     assert args.action_repeat == 8
+    assert args.eval_stochastic is False  # the Gaussian mean; Atari samples (an argmax policy can stall Breakout)
+    assert pixels.with_family_defaults(pixels.Args(env_id="ALE/Breakout-v5")).eval_stochastic is True
+    assert pixels.with_family_defaults(pixels.Args(env_id="ALE/Breakout-v5", eval_stochastic=False)).eval_stochastic is False
     env = pixels.make_env(args.env_id, args.action_repeat, None, True)()
     obs, _ = env.reset(seed=0)
     assert obs.shape == (9, 84, 84) and obs.dtype == np.uint8 and obs.max() > 0
