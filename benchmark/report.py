@@ -130,13 +130,14 @@ def write_csv(runs: list[dict], path: Path) -> None:
 
 
 def mean_std_cell(values: list[float]) -> str:
-    """'mean ± std (n)' over seeds, sample std; '–' when no seed has the value."""
+    """'mean ± std (n)' over seeds, sample std, to the unit (a tenth for means below 100, as Atari scores); '–' when no seed has the value."""
     values = [v for v in values if not np.isnan(v)]
     if not values:
         return "–"
+    digits = 1 if abs(np.mean(values)) < 100 else 0
     if len(values) == 1:
-        return f"{values[0]:.0f} (1)"
-    return f"{np.mean(values):.0f} ± {np.std(values, ddof=1):.0f} ({len(values)})"
+        return f"{values[0]:.{digits}f} (1)"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f} ({len(values)})"
 
 
 def markdown_table(groups: dict, methods: list[str], key: str, bar: Optional[dict] = None, bar_steps: int = 0) -> str:
