@@ -383,7 +383,7 @@ class FactoredScores:
     parameters (convolutions, log σ: about 5% of the Nature CNN's) are materialized as rows R, adding R Rᵀ, R w, Rᵀδ;
     R may be stored in a lower precision (`row_dtype`); its products are summed and returned in the dtype of the
     network, so S_B S_Bᵀ is the exact Gram of the stored rows up to float32 round-off. (A Gram rounded to bfloat16
-    is not positive semidefinite: on a trained cartpole policy its smallest eigenvalue was −0.05, against λ = 0.1.)
+    is not positive semidefinite, and on a trained policy it can be indefinite by more than λ.)
     `scores(idx)` is S_B, the same factors restricted to the rows idx; `.T` marks the transpose, so
     `S_B @ w`, `S_B.T @ δ` and `S_B @ S_B.T` read as the matrix products they compute.
     """
