@@ -245,3 +245,17 @@ def test_step_quality_bad_input_stops_with_one_sentence(flags, message):
     result = subprocess.run([sys.executable, str(BENCHMARK / "step_quality.py"), "--checkpoint", str(checkpoint), *flags],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_readme_links_point_at_its_headings_and_files():
+    import re
+
+    readme = (BENCHMARK.parent / "README.md").read_text()
+    # a heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces to hyphens
+    anchors = {re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+               for line in readme.splitlines() if line.startswith("#")}
+    for target in re.findall(r"\]\(([^)\s]+)\)", readme):
+        if target.startswith("#"):
+            assert target[1:] in anchors, f"README links to {target}, which no heading makes"
+        elif not target.startswith("http"):
+            assert (BENCHMARK.parent / target).exists(), f"README links to {target}, which does not exist"
