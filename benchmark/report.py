@@ -5,9 +5,10 @@ the job's `runs/`, and writes to `{out_dir}/`:
 
 - returns.csv: one row per run: its final return, the mean of the raw environment returns of the
   last 20 training episodes (the metric of RAT.md §6); its deterministic evaluation,
-  eval/episodic_return (logged with --save-model), if present; the environment steps reached; the
-  wall-clock seconds from the start of training to its last logged iteration; and whether the job
-  finished (done.json).
+  eval/episodic_return (logged with --save-model), if present; the environment steps reached and the
+  step of the last finished episode (far below it, the final return is of old episodes); the
+  wall-clock seconds from the start of training to its last logged iteration (a resumed run's time
+  down left out, see resume_pauses); and whether the job finished (done.json).
 - table.md: per env and budget, mean ± std over seeds (sample std) of each method's final
   return, "(n)" the number of seeds; a second table for the deterministic evaluation.
 - {env}_{budget}.png: learning curves, return against environment steps and against wall-clock
@@ -78,6 +79,27 @@ def drop_orphans(events: list) -> list:
     return kept
 
 
+def resume_pauses(events: list, start: float) -> list[tuple[float, float]]:
+    """A resumed run's clock should not count the time it was down. For each resume: (the wall time of the resumed
+    attempt's first event, the seconds to take off it and every later event). Those seconds run from the interrupted
+    attempt's last event at or before the resumed attempt's first step (the work past it was lost) to that first
+    event, less the time the steps between the two take at the run's own pace. A resume shows as a step that goes
+    back; an attempt that died exactly at its checkpoint leaves no such trace, and its pause stays in."""
+    events = sorted(events, key=lambda event: event.wall_time)
+    resumes = [i for i in range(1, len(events)) if events[i].step < events[i - 1].step]
+    stretches = list(zip([0] + resumes, resumes + [len(events)]))  # the uninterrupted attempts, [first, end)
+    steps = sum(events[end - 1].step - events[first].step for first, end in stretches)
+    seconds = sum(events[end - 1].wall_time - events[first].wall_time for first, end in stretches)
+    pace = steps / seconds if seconds > 0 else float("inf")  # environment steps per second
+    pauses = []
+    for i in resumes:
+        resumed = events[i]
+        anchor = max((event for event in events[:i] if event.step <= resumed.step), key=lambda event: event.wall_time, default=None)
+        anchor_time, anchor_step = (anchor.wall_time, anchor.step) if anchor else (start, 0)
+        pauses.append((resumed.wall_time, max(0.0, resumed.wall_time - anchor_time - (resumed.step - anchor_step) / pace)))
+    return pauses
+
+
 def early_and_late(events: list, total_timesteps: int) -> tuple[float, float]:
     """Mean of a scalar over the first and over the last 10% of the budget's steps (nan where it has no point)."""
     steps, values = np.array([event.step for event in events]), np.array([event.value for event in events])
@@ -102,6 +124,11 @@ def read_run(job_dir: Path, last_episodes: int, scalars: tuple[str, ...] = ()) -
         return None
     episodes = drop_orphans(events.Scalars("charts/episodic_return")) if "charts/episodic_return" in tags else []
     returns = np.array([event.value for event in episodes])
+    pauses = resume_pauses(training, start)
+
+    def seconds_running(wall_time: float) -> float:
+        return wall_time - start - sum(seconds for resumed_at, seconds in pauses if resumed_at <= wall_time)
+
     return dict(
         job=job_dir.name,
         method=meta["method"],
@@ -109,19 +136,20 @@ def read_run(job_dir: Path, last_episodes: int, scalars: tuple[str, ...] = ()) -
         seed=meta["seed"],
         total_timesteps=meta["total_timesteps"],
         steps=max(event.step for event in training),
+        last_episode_step=episodes[-1].step if episodes else 0,
         finished=(job_dir / "done.json").exists(),
         last_return=float(returns[-last_episodes:].mean()) if len(returns) else float("nan"),
         eval_return=events.Scalars("eval/episodic_return")[-1].value if "eval/episodic_return" in tags else float("nan"),
-        wall_seconds=max(event.wall_time for event in training) - start,
+        wall_seconds=seconds_running(max(event.wall_time for event in training)),
         curve_steps=np.array([event.step for event in episodes]),
-        curve_minutes=np.array([(event.wall_time - start) / 60 for event in episodes]),
+        curve_minutes=np.array([seconds_running(event.wall_time) / 60 for event in episodes]),
         curve_returns=trailing_mean(returns, last_episodes) if len(returns) else returns,
         scalars={tag: early_and_late(drop_orphans(events.Scalars(tag)), meta["total_timesteps"]) for tag in scalars if tag in tags},
     )
 
 
 def write_csv(runs: list[dict], path: Path) -> None:
-    columns = ["method", "env_id", "seed", "total_timesteps", "steps", "finished", "last_return", "eval_return", "wall_seconds", "job"]
+    columns = ["method", "env_id", "seed", "total_timesteps", "steps", "last_episode_step", "finished", "last_return", "eval_return", "wall_seconds", "job"]
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(columns)

@@ -145,6 +145,7 @@ def test_report_gives_means_over_seeds_of_the_last_20_episodes(tmp_path):
     assert float(rows["rat", "1"]["last_return"]) == pytest.approx(119.5)
     assert float(rows["rat", "2"]["eval_return"]) == pytest.approx(2000.0)
     assert rows["rat", "1"]["steps"] == "30000" and rows["ppo", "2"]["finished"] == "False"
+    assert rows["rat", "1"]["last_episode_step"] == "30000"
     table = (out / "table.md").read_text()
     # rat: mean(119.5, 219.5) = 169.5, sample std 70.7; eval mean(1000, 2000) = 1500, std 707
     assert "| env | steps | rat | ppo | bar (RAT.md §6) |" in table
@@ -196,6 +197,26 @@ def test_a_resumed_run_keeps_only_the_episodes_of_its_last_attempt(tmp_path):
     run = report.read_run(job_dir, last_episodes=3)
     assert list(run["curve_steps"]) == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120]
     assert run["last_return"] == 1110.0  # the mean of 1100, 1110, 1120: the resumed attempt's
+
+
+def test_a_resumed_run_s_clock_leaves_out_the_time_it_was_down(tmp_path):
+    job_dir = tmp_path / "rat__Hopper-v5__s1__1M"
+    (job_dir / "runs" / "r").mkdir(parents=True)
+    (job_dir / "job.json").write_text(json.dumps(dict(method="rat", env_id="Hopper-v5", seed=1, total_timesteps=1_000_000)))
+    # One step per second. The first attempt logs steps 10 … 90 and dies; its checkpoint was at step 50.
+    with SummaryWriter(job_dir / "runs" / "r") as writer:
+        t0 = time.time()
+        for step in range(10, 100, 10):
+            writer.add_scalar("charts/episodic_return", step, step, walltime=t0 + step)
+    time.sleep(1.1)  # the resumed attempt's event file must sort after the first (see the test above)
+    # It comes back 5000 s later and logs steps 60 … 120 at the same pace: 10 s after its restart at step 50.
+    with SummaryWriter(job_dir / "runs" / "r") as writer:
+        for step in range(60, 130, 10):
+            writer.add_scalar("charts/episodic_return", step, step, walltime=t0 + 5000 + step - 50)
+    run = report.read_run(job_dir, last_episodes=3)
+    # Uninterrupted, step 120 comes 120 s after the start; the 4950 s down (5010 − 60) are left out.
+    assert run["wall_seconds"] == pytest.approx(120, abs=1)
+    assert run["curve_minutes"] * 60 == pytest.approx([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120], abs=1)
 
 
 def test_pixel_cost_keeps_the_sections_it_does_not_measure(tmp_path):
