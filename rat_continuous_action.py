@@ -94,6 +94,8 @@ class Args:
     """npg: try the full step and up to 9 shrinks of it until the true KL from the step's starting policy ≤ δ and the surrogate improves"""
     line_search_factor: float = 0.8
     """npg: factor f of each shrink; the full step's KL usually lands just above δ, so f = 0.5 takes steps of about δ/4, f = 0.8 about 0.64δ"""
+    ent_coef: float = 0.0
+    """entropy bonus c: the normalized advantages get −c·(log π(a|s) − its batch mean), whose policy gradient is c·∇(entropy), so the bonus passes through the transform like any advantage (0: none)"""
     learning_rate: float = 3e-4
     """Adam learning rate of the critic (and of the actor with --update ppo), linearly annealed"""
     anneal_lr: bool = True
@@ -425,6 +427,13 @@ def compute_gae(rewards, values, dones, next_value, gamma: float, gae_lambda: fl
     return advantages, advantages + values
 
 
+def add_entropy_bonus(advantages: torch.Tensor, log_probs: torch.Tensor, ent_coef: float) -> torch.Tensor:
+    """A − c·(log π(a|s) − mean log π). In expectation over a ~ π, ∇log π · (−log π) is ∇H(π(·|s)), so this advantage's
+    policy gradient is the vanilla one plus c·∇(mean entropy): the bonus is a right-hand side like any other, and the
+    identity backprop = SᵀÃ/N still holds. The mean is a baseline: it changes no expectation."""
+    return advantages - ent_coef * (log_probs - log_probs.mean())
+
+
 def transform_advantages(actor: Actor, obs: torch.Tensor, actions: torch.Tensor, rhs: torch.Tensor, args: Args) -> torch.Tensor:
     """Ã = (SSᵀ/N + λI)⁻¹ rhs as --transform says: RAT (on factored or materialized scores), the dense solve, or rhs itself."""
     if args.transform == "none":
@@ -632,6 +641,7 @@ def check_args(args: Args) -> None:
         (args.target_kl <= 0, f"--target-kl must be > 0 (got {args.target_kl})."),
         (args.npg_steps < 1, f"--npg-steps must be ≥ 1 (got {args.npg_steps})."),
         (args.learning_rate <= 0, f"--learning-rate must be > 0 (got {args.learning_rate})."),
+        (args.ent_coef < 0, f"--ent-coef must be ≥ 0 (got {args.ent_coef}); a negative bonus would push the policy to collapse."),
         (args.update_epochs < 1, f"--update-epochs must be ≥ 1 (got {args.update_epochs})."),
         (args.clip_coef <= 0, f"--clip-coef must be > 0 (got {args.clip_coef})."),
         (not 0 < args.line_search_factor < 1, f"--line-search-factor must lie in (0, 1) (got {args.line_search_factor})."),
@@ -750,6 +760,8 @@ def train(args: Args) -> dict:
                          log_probs=log_probs.reshape(-1), returns=returns.reshape(-1))
             adv = advantages.reshape(-1)
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # A, normalized: the right-hand side of the transform
+            if args.ent_coef:
+                adv = add_entropy_bonus(adv, batch["log_probs"], args.ent_coef)
 
             transformed_adv = transform_advantages(agent.actor, batch["obs"], batch["actions"], adv, args)
             transform_seconds = time.time() - update_start

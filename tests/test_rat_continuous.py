@@ -155,6 +155,22 @@ def test_backprop_equals_scores_transpose_transformed_adv(batch):
     assert relative_error(backprop, scores.T @ transformed / len(adv)) < 1e-10
 
 
+def test_entropy_bonus_as_an_advantage_has_the_entropy_gradient():
+    # With A = 0 the shaped advantage −c·(log π − mean) must backpropagate to c·∇H: for the state-independent
+    # log σ, H = Σ_j log σ_j + const per state, so c on each log σ_j and nothing on the mean network (Monte Carlo).
+    torch.manual_seed(0)
+    actor = rat.Actor(OBS_DIM, ACT_DIM).double()
+    obs = torch.randn(400_000, OBS_DIM, dtype=torch.float64)
+    with torch.no_grad():
+        mean, log_std = actor(obs)
+        actions = mean + log_std.exp() * torch.randn_like(mean)
+        log_probs = rat.gaussian_log_prob(mean, log_std, actions)
+    shaped = rat.add_entropy_bonus(torch.zeros_like(log_probs), log_probs, ent_coef=0.5)
+    (rat.gaussian_log_prob(*actor(obs), actions) * shaped).mean().backward()
+    assert actor.log_std.grad == pytest.approx([0.5, 0.5], abs=0.01)
+    assert max(p.grad.abs().max().item() for p in actor.mean.parameters()) < 0.01
+
+
 def test_score_product_is_scores_times_direction(batch):
     actor, obs, actions, _, scores = batch
     direction = [torch.randn_like(p) for p in actor.parameters()]
@@ -311,7 +327,7 @@ def test_same_seed_gives_identical_runs(tmp_path, monkeypatch):
     assert torch.equal(params_of(runs[0]["agent"]), params_of(runs[1]["agent"]))
 
 
-@pytest.mark.parametrize("flags", [dict(update="ppo"), dict(rat_factored=False), dict(transform="dense"), dict(transform="none", line_search=False)])
+@pytest.mark.parametrize("flags", [dict(update="ppo"), dict(rat_factored=False), dict(transform="dense"), dict(transform="none", line_search=False), dict(ent_coef=0.01)])
 def test_every_update_and_transform_trains(tmp_path, monkeypatch, flags):
     monkeypatch.chdir(tmp_path)
     result = rat.train(rat.Args(**TINY, **flags))
@@ -379,6 +395,7 @@ def test_videos_follow_the_body_and_render_without_multisampling(tmp_path):
 @pytest.mark.parametrize("flags, message", [
     (["--rat-lambda", "0"], "--rat-lambda must be > 0"),
     (["--rat-block-size", "0"], "--rat-block-size must be"),
+    (["--ent-coef", "-0.1"], "--ent-coef must be ≥ 0"),
     (["--num-minibatches", "7"], "must divide into --num-minibatches 7"),
     (["--num-steps", "1", "--num-minibatches", "1", "--total-timesteps", "1"], "at least 2 samples"),
     (["--gamma", "1.5"], "--gamma and --gae-lambda must lie in [0, 1]"),

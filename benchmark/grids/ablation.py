@@ -33,6 +33,10 @@ METHODS = {
     "rat-kl0.04": ["rat_continuous_action.py", "--target-kl", "0.04"],
     # λ = 3: step_quality.md's held-out gain was still rising from λ = 1 to 3
     "rat-lam3": ["rat_continuous_action.py", "--rat-lambda", "3.0"],
+    # an entropy bonus of 0.01, entered as an advantage (add_entropy_bonus). Of RAT's HalfCheetah runs that logged
+    # policy/std, the five on the 1,200-1,700 plateau ended with σ 0.18-0.26, the seven off it with 0.25-0.34; TRPO's
+    # plateau runs kept 0.26-0.27, so σ is at most part of the story. Whether holding σ up keeps RAT off it is measured here
+    "rat-ent0.01": ["rat_continuous_action.py", "--ent-coef", "0.01"],
     # a critic trained as the RL Zoo trains sb3-contrib TRPO's: learning rate 1e-3, 20 epochs of 128-sample mini-batches
     "rat-critic": ["rat_continuous_action.py", "--learning-rate", "1e-3", "--update-epochs", "20", "--num-minibatches", "16"],
 }
