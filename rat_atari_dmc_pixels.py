@@ -592,7 +592,8 @@ def minibatch_updates(agent: Agent, optimizer, batch: dict, minibatches: list, a
 def transform_advantages(agent: Agent, batch: dict, adv: torch.Tensor, minibatches: list, args: Args) -> torch.Tensor:
     """Ã of the batch; with ppo and --rat-per-minibatch, one solve per mini-batch on that mini-batch's scores alone.
 
-    ppo rescales each solve's Ã to unit RMS like A: the direction is Ã's, the step's scale PPO's (λ → ∞ gives PPO)."""
+    ppo rescales each solve's Ã to unit RMS like A: the direction is Ã's, the step's scale PPO's (λ → ∞ gives A,
+    rescaled to unit RMS on each group it was solved on)."""
     if args.rat_factored:
         score_fn = FactoredScores.of_batch(agent, batch["obs"], batch["actions"], getattr(torch, args.rat_conv_dtype))
     else:

@@ -280,3 +280,40 @@ def test_readme_links_point_at_its_headings_and_files():
             assert target[1:] in anchors, f"README links to {target}, which no heading makes"
         elif not target.startswith("http"):
             assert (BENCHMARK.parent / target).exists(), f"README links to {target}, which does not exist"
+
+
+def test_pixel_step_size_compares_candidates_on_identical_footing(tmp_path, monkeypatch):
+    """Every candidate starts from the same agent, Adam state, partition and epoch order: a RAT candidate whose
+    transform handed back A unchanged must reproduce PPO's row digit for digit, and a real one must differ."""
+    import pixel_step_size
+
+    import rat_atari_dmc_pixels as pixels
+
+    monkeypatch.chdir(tmp_path)
+    pixels.train(pixels.Args(env_id="ALE/Breakout-v5", total_timesteps=32, num_envs=2, num_steps=16, num_minibatches=2,
+                             checkpoint_every=1, cuda=False))
+    checkpoint = str(next(tmp_path.glob("runs/*/checkpoint.pt")))
+
+    def table(out):
+        lines = out.read_text().splitlines()
+        return {row[0]: row[1:] for row in (line.strip("| ").split(" | ") for line in lines if line.startswith(("| PPO", "| RAT")))}
+
+    table_path = tmp_path / "real.md"
+    pixel_step_size.main(pixel_step_size.Args(checkpoint=checkpoint, lambdas=(0.1,), batches=2, out=str(table_path)))
+    real = table(table_path)
+    assert list(real) == ["PPO (A)", "RAT λ = 0.1"]
+    assert float(real["PPO (A)"][0].split(" ± ")[0]) > 0 and real["PPO (A)"][1] == "1.00"
+    assert real["RAT λ = 0.1"][0] != real["PPO (A)"][0]
+
+    monkeypatch.setattr(pixels, "transform_advantages", lambda agent, batch, adv, minibatches, args: adv)
+    identity_path = tmp_path / "identity.md"
+    pixel_step_size.main(pixel_step_size.Args(checkpoint=checkpoint, lambdas=(0.1,), batches=2, out=str(identity_path)))
+    identity = table(identity_path)
+    assert identity["RAT λ = 0.1"] == identity["PPO (A)"] == real["PPO (A)"]
+
+
+@pytest.mark.parametrize("flags, message", [(["--lambdas", "0"], "--lambdas needs"), (["--batches", "1"], "--batches must be")])
+def test_pixel_step_size_bad_input_stops_with_one_sentence(flags, message):
+    result = subprocess.run([sys.executable, str(BENCHMARK / "pixel_step_size.py"), "--checkpoint", "unused.pt", *flags],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
