@@ -41,6 +41,11 @@ METHODS = {
     # δ = 0.03: δ 0.04 was the best candidate on Hopper (3046) and Walker2d (4182) but stalled on HalfCheetah
     # (1885), where δ 0.02 is the best; whether a step between keeps the gain without the stall is measured here
     "rat-kl0.03": ["rat_continuous_action.py", "--target-kl", "0.03"],
+    # --- queued with rat-kl0.03's HalfCheetah runs ---
+    # half the batch, twice the natural steps: the default's HalfCheetah curve still rises linearly at 1M
+    # (results/ablation/HalfCheetah-v5_1M.png), so more, fresher steps of the same δ may pay; 16 mini-batches keep
+    # the critic's 64 samples per mini-batch and its gradient steps per sample
+    "rat-n1024": ["rat_continuous_action.py", "--num-steps", "1024", "--num-minibatches", "16"],
     # a critic trained as the RL Zoo trains sb3-contrib TRPO's: learning rate 1e-3, 20 epochs of 128-sample mini-batches
     "rat-critic": ["rat_continuous_action.py", "--learning-rate", "1e-3", "--update-epochs", "20", "--num-minibatches", "16"],
 }
