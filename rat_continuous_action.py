@@ -94,6 +94,8 @@ class Args:
     """npg: try the full step and up to 9 shrinks of it until the true KL from the step's starting policy ≤ δ and the surrogate improves"""
     line_search_factor: float = 0.8
     """npg: factor f of each shrink; the full step's KL usually lands just above δ, so f = 0.5 takes steps of about δ/4, f = 0.8 about 0.64δ"""
+    log_std_init: float = 0.0
+    """initial log σ of the Gaussian policy's state-independent noise (0: σ = 1 in every action dimension)"""
     ent_coef: float = 0.0
     """entropy bonus c: the normalized advantages get −c·(log π(a|s) − its batch mean), whose policy gradient is c·∇(entropy), so the bonus passes through the transform like any advantage (0: none)"""
     learning_rate: float = 3e-4
@@ -230,10 +232,10 @@ class ObsNormalizer(nn.Module):
 class Actor(nn.Module):
     """Diagonal Gaussian policy πθ(a|s) = N(μθ(s), diag(σ²)) with a state-independent log σ."""
 
-    def __init__(self, obs_dim: int, act_dim: int):
+    def __init__(self, obs_dim: int, act_dim: int, log_std_init: float = 0.0):
         super().__init__()
         self.mean = mlp(obs_dim, act_dim, out_std=0.01)
-        self.log_std = nn.Parameter(torch.zeros(act_dim))
+        self.log_std = nn.Parameter(torch.full((act_dim,), log_std_init))
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean = self.mean(obs)
@@ -243,10 +245,10 @@ class Actor(nn.Module):
 class Agent(nn.Module):
     """Separate actor and critic MLPs (64-64 tanh) over normalized observations."""
 
-    def __init__(self, obs_dim: int, act_dim: int):
+    def __init__(self, obs_dim: int, act_dim: int, log_std_init: float = 0.0):
         super().__init__()
         self.obs_normalizer = ObsNormalizer(obs_dim)
-        self.actor = Actor(obs_dim, act_dim)
+        self.actor = Actor(obs_dim, act_dim, log_std_init)
         self.critic = mlp(obs_dim, 1, out_std=1.0)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
@@ -642,6 +644,7 @@ def check_args(args: Args) -> None:
         (args.npg_steps < 1, f"--npg-steps must be ≥ 1 (got {args.npg_steps})."),
         (args.learning_rate <= 0, f"--learning-rate must be > 0 (got {args.learning_rate})."),
         (args.ent_coef < 0, f"--ent-coef must be ≥ 0 (got {args.ent_coef}); a negative bonus would push the policy to collapse."),
+        (not -5 <= args.log_std_init <= 2, f"--log-std-init must lie in [-5, 2], σ from 0.007 to 7.4 (got {args.log_std_init})."),
         (args.update_epochs < 1, f"--update-epochs must be ≥ 1 (got {args.update_epochs})."),
         (args.clip_coef <= 0, f"--clip-coef must be > 0 (got {args.clip_coef})."),
         (not 0 < args.line_search_factor < 1, f"--line-search-factor must lie in (0, 1) (got {args.line_search_factor})."),
@@ -680,7 +683,7 @@ def train(args: Args) -> dict:
     run_dir = f"runs/{run_name}"
     envs, reward_scaler = make_envs(args, run_name)
     obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
-    agent = Agent(obs_dim, act_dim).to(device)
+    agent = Agent(obs_dim, act_dim, args.log_std_init).to(device)
     critic_optimizer = torch.optim.Adam(agent.critic.parameters(), lr=args.learning_rate, eps=1e-5)
     actor_optimizer = torch.optim.Adam(agent.actor.parameters(), lr=args.learning_rate, eps=1e-5) if args.update == "ppo" else None
     batch_size = args.num_envs * args.num_steps

@@ -215,10 +215,10 @@ class ObsNormalizer(nn.Module):
 class Actor(nn.Module):
     """Diagonal Gaussian policy πθ(a|s) = N(μθ(s), diag(σ²)) with a state-independent log σ."""
 
-    def __init__(self, obs_dim: int, act_dim: int):
+    def __init__(self, obs_dim: int, act_dim: int, log_std_init: float = 0.0):
         super().__init__()
         self.mean = mlp(obs_dim, act_dim, out_std=0.01)
-        self.log_std = nn.Parameter(torch.zeros(act_dim))
+        self.log_std = nn.Parameter(torch.full((act_dim,), log_std_init))
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean = self.mean(obs)
@@ -228,10 +228,10 @@ class Actor(nn.Module):
 class Agent(nn.Module):
     """Separate actor and critic MLPs (64-64 tanh) over normalized observations."""
 
-    def __init__(self, obs_dim: int, act_dim: int):
+    def __init__(self, obs_dim: int, act_dim: int, log_std_init: float = 0.0):
         super().__init__()
         self.obs_normalizer = ObsNormalizer(obs_dim)
-        self.actor = Actor(obs_dim, act_dim)
+        self.actor = Actor(obs_dim, act_dim, log_std_init)
         self.critic = mlp(obs_dim, 1, out_std=1.0)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:

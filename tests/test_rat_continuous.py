@@ -4,6 +4,7 @@ The transform tests run in float64 on the script's own Actor (d = 4,418 paramete
 error left against a dense oracle is the solver's, not round-off."""
 
 import copy
+import math
 import os
 import signal
 import subprocess
@@ -334,6 +335,17 @@ def test_every_update_and_transform_trains(tmp_path, monkeypatch, flags):
     assert torch.isfinite(params_of(result["agent"])).all()
 
 
+def test_log_std_init_sets_the_first_batchs_noise(tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    monkeypatch.chdir(tmp_path)
+    assert torch.equal(rat.Agent(4, 2, log_std_init=-1.0).actor.log_std, torch.full((2,), -1.0))
+    result = rat.train(rat.Args(**dict(TINY, total_timesteps=128), log_std_init=-1.0))
+    events = EventAccumulator(str(tmp_path / "runs" / result["run_name"]))
+    events.Reload()
+    # σ after the first step: a step of KL ≤ 0.03 moves log σ of the one action dimension by less than 0.2
+    assert abs(math.log(events.Scalars("policy/std")[0].value) + 1.0) < 0.25
+
+
 def test_annealed_target_kl_shrinks_linearly_and_bounds_every_step(tmp_path, monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     monkeypatch.chdir(tmp_path)
@@ -396,6 +408,7 @@ def test_videos_follow_the_body_and_render_without_multisampling(tmp_path):
     (["--rat-lambda", "0"], "--rat-lambda must be > 0"),
     (["--rat-block-size", "0"], "--rat-block-size must be"),
     (["--ent-coef", "-0.1"], "--ent-coef must be ≥ 0"),
+    (["--log-std-init", "-9"], "--log-std-init must lie in [-5, 2]"),
     (["--num-minibatches", "7"], "must divide into --num-minibatches 7"),
     (["--num-steps", "1", "--num-minibatches", "1", "--total-timesteps", "1"], "at least 2 samples"),
     (["--gamma", "1.5"], "--gamma and --gae-lambda must lie in [0, 1]"),

@@ -53,6 +53,12 @@ METHODS = {
     # of three stayed on the plateau; 0.01 (at δ 0.02) made σ grow to ~2 on Hopper and Walker2d. Whether a small bonus
     # slows σ's fall without that growth is measured here
     "rat-ent0.001": ["rat_continuous_action.py", "--ent-coef", "0.001"],
+    # --- queued after rat-ent0.001 (all three HalfCheetah seeds on the plateau) ---
+    # a smaller initial σ (--log-std-init; σ starts at 1 otherwise). Which HalfCheetah seeds reach the plateau is
+    # settled in the first 200k steps (the stalled ones are near 1,000 there, the others past 2,000), while σ is still
+    # 0.4-0.9; whether less noise at the start keeps them off it is screened on HalfCheetah first
+    "rat-std0.6": ["rat_continuous_action.py", "--log-std-init", "-0.5"],
+    "rat-std0.37": ["rat_continuous_action.py", "--log-std-init", "-1.0"],
     # a critic trained as the RL Zoo trains sb3-contrib TRPO's: learning rate 1e-3, 20 epochs of 128-sample mini-batches
     "rat-critic": ["rat_continuous_action.py", "--target-kl", "0.02", "--learning-rate", "1e-3", "--update-epochs", "20", "--num-minibatches", "16"],
 }
