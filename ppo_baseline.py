@@ -82,6 +82,8 @@ class Args:
     """λ of generalized advantage estimation"""
 
     # --- algorithm ---
+    log_std_init: float = 0.0
+    """initial log σ of the Gaussian policy's state-independent noise (0: σ = 1 in every action dimension)"""
     learning_rate: float = 3e-4
     """Adam learning rate of the actor and the critic, linearly annealed"""
     anneal_lr: bool = True
@@ -380,6 +382,7 @@ def check_args(args: Args) -> None:
          f"--env-id {args.env_id!r} is an Atari game, played from pixels, and this script learns from states; for PPO from pixels run rat_atari_dmc_pixels.py --transform none."),
         (args.clip_coef <= 0, f"--clip-coef must be > 0 (got {args.clip_coef}); ε = 0.2 is the default."),
         (args.learning_rate <= 0, f"--learning-rate must be > 0 (got {args.learning_rate})."),
+        (not -5 <= args.log_std_init <= 2, f"--log-std-init must lie in [-5, 2], σ from 0.007 to 7.4 (got {args.log_std_init})."),
         (args.update_epochs < 1, f"--update-epochs must be ≥ 1 (got {args.update_epochs})."),
         (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be ≥ 1."),
         (batch_size < 2, "a batch needs at least 2 samples (--num-envs × --num-steps) to normalize its advantages."),
@@ -416,7 +419,7 @@ def train(args: Args) -> dict:
     run_dir = f"runs/{run_name}"
     envs, reward_scaler = make_envs(args, run_name)
     obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
-    agent = Agent(obs_dim, act_dim).to(device)
+    agent = Agent(obs_dim, act_dim, args.log_std_init).to(device)
     critic_optimizer = torch.optim.Adam(agent.critic.parameters(), lr=args.learning_rate, eps=1e-5)
     actor_optimizer = torch.optim.Adam(agent.actor.parameters(), lr=args.learning_rate, eps=1e-5)
     batch_size = args.num_envs * args.num_steps

@@ -95,6 +95,8 @@ class Args:
     """step sizes η, fη, f²η, … (f = --line-search-factor) the line search tries before it keeps the old policy"""
     line_search_factor: float = 0.8
     """factor f of each shrink; the full step's KL usually lands just above δ, so f = 0.5 takes steps of about δ/4, f = 0.8 about 0.64δ"""
+    log_std_init: float = 0.0
+    """initial log σ of the Gaussian policy's state-independent noise (0: σ = 1 in every action dimension)"""
     learning_rate: float = 3e-4
     """Adam learning rate of the critic, linearly annealed"""
     anneal_lr: bool = True
@@ -467,6 +469,7 @@ def check_args(args: Args) -> None:
         (args.line_search_steps < 1, f"--line-search-steps must be ≥ 1 (got {args.line_search_steps}); use --no-line-search to take the full step."),
         (not 0 < args.line_search_factor < 1, f"--line-search-factor must lie in (0, 1) (got {args.line_search_factor})."),
         (args.learning_rate <= 0, f"--learning-rate must be > 0 (got {args.learning_rate})."),
+        (not -5 <= args.log_std_init <= 2, f"--log-std-init must lie in [-5, 2], σ from 0.007 to 7.4 (got {args.log_std_init})."),
         (args.update_epochs < 1, f"--update-epochs must be ≥ 1 (got {args.update_epochs})."),
         (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be ≥ 1."),
         (batch_size < 2, "a batch needs at least 2 samples (--num-envs × --num-steps) to normalize its advantages."),
@@ -503,7 +506,7 @@ def train(args: Args) -> dict:
     run_dir = f"runs/{run_name}"
     envs, reward_scaler = make_envs(args, run_name)
     obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
-    agent = Agent(obs_dim, act_dim).to(device)
+    agent = Agent(obs_dim, act_dim, args.log_std_init).to(device)
     critic_optimizer = torch.optim.Adam(agent.critic.parameters(), lr=args.learning_rate, eps=1e-5)
     batch_size = args.num_envs * args.num_steps
     num_iterations = args.total_timesteps // batch_size

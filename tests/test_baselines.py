@@ -303,6 +303,20 @@ def test_evaluating_a_checkpoint_twice_gives_identical_returns(trained, name, tm
     assert len((Path(summary["checkpoint"]).parent / "eval.csv").read_text().splitlines()) >= 4  # header + 3 evaluations
 
 
+@pytest.mark.parametrize("name", ["ppo_baseline", "trpo_baseline"])
+def test_log_std_init_sets_the_first_batchs_noise(name, tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    monkeypatch.chdir(tmp_path)
+    module = SCRIPTS[name]
+    assert torch.equal(module.Agent(4, 2, log_std_init=-1.0).actor.log_std, torch.full((2,), -1.0))
+    summary = module.train(tiny_args(module, total_timesteps=64, log_std_init=-1.0))
+    events = EventAccumulator(str(tmp_path / "runs" / summary["run_name"]))
+    events.Reload()
+    # σ after the first update: TRPO's step of KL ≤ 0.01 moves log σ of the one action dimension by at most about 0.1,
+    # PPO's 8 Adam steps at a learning rate of 3e-4 by less than 0.01 (0.25: a margin)
+    assert abs(math.log(events.Scalars("policy/std")[0].value) + 1.0) < 0.25
+
+
 def test_ctrl_c_finishes_the_iteration_and_saves_a_checkpoint_that_resumes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name, module in SCRIPTS.items():
@@ -344,6 +358,8 @@ def test_bad_flag_on_the_command_line_exits_with_one_sentence(script, flags, mes
     ("ppo_baseline", {"update_epochs": 0}, "--update-epochs must be ≥ 1"),
     ("ppo_baseline", {"torch_threads": 0}, "--torch-threads must be ≥ 1"),
     ("trpo_baseline", {"cg_iters": 0}, "--cg-iters must be ≥ 1"),
+    ("trpo_baseline", {"log_std_init": 3.0}, "--log-std-init must lie in [-5, 2]"),
+    ("ppo_baseline", {"log_std_init": -9.0}, "--log-std-init must lie in [-5, 2]"),
     ("trpo_baseline", {"cg_damping": -0.1}, "--cg-damping must be ≥ 0"),
     ("trpo_baseline", {"line_search_steps": 0}, "use --no-line-search"),
     ("trpo_baseline", {"total_timesteps": 10}, "is less than one batch of 64 samples"),
