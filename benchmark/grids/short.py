@@ -11,8 +11,8 @@ It ran before the ablation (benchmark/grids/ablation.py) changed RAT's defaults;
 
 METHODS = {
     # one natural step per batch at λ = 0.1, the script's default when this grid ran
-    "rat": ["rat_continuous_action.py", "--npg-steps", "1", "--rat-lambda", "0.1", "--target-kl", "0.01"],
-    "rat-ppo": ["rat_continuous_action.py", "--update", "ppo", "--rat-lambda", "0.1"],
+    "rat": ["rat_continuous_action.py", "--npg-steps", "1", "--rat-lambda", "0.1", "--target-kl", "0.01", "--log-std-init", "0.0"],
+    "rat-ppo": ["rat_continuous_action.py", "--update", "ppo", "--rat-lambda", "0.1", "--log-std-init", "0.0"],
     "ppo": ["ppo_baseline.py"],
     "trpo": ["trpo_baseline.py"],
     "npg": ["trpo_baseline.py", "--no-line-search"],
