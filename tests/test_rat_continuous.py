@@ -342,7 +342,7 @@ def test_log_std_init_sets_the_first_batchs_noise(tmp_path, monkeypatch):
     result = rat.train(rat.Args(**dict(TINY, total_timesteps=128), log_std_init=-1.0))
     events = EventAccumulator(str(tmp_path / "runs" / result["run_name"]))
     events.Reload()
-    # σ after the first step: a step of KL ≤ 0.03 moves log σ of the one action dimension by less than 0.2 (0.25: a margin)
+    # σ after the first step: a step of KL ≤ 0.04 moves log σ of the one action dimension by at most 0.22 (0.25: a margin)
     assert abs(math.log(events.Scalars("policy/std")[0].value) + 1.0) < 0.25
 
 
