@@ -79,6 +79,11 @@ METHODS = {
     # twice the Kaczmarz sweeps: with σ starting at 0.37 the solve ends less converged (relative residual 0.21 on
     # Hopper over the last 10%, against 0.09 with σ starting at 1; scalars.md), for about 0.12 s more per batch
     "rat-sweeps6": ["rat_continuous_action.py", "--rat-sweeps", "6"],
+    # --- queued after rat-gamma0.995's Hopper seed 3 stood still (return near 1,000, the healthy bonus alone, from 50k
+    # to 550k steps) and then fell at once (37) ---
+    # twice the batch with twice the KL per step, so the policy moves as far per sample: at σ 1 half the batch at the
+    # same δ (rat-n1024) was worse on all three tasks; 64 mini-batches keep the critic's 64 samples per mini-batch
+    "rat-n4096": ["rat_continuous_action.py", "--num-steps", "4096", "--num-minibatches", "64", "--target-kl", "0.08"],
 }
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]
 SEEDS = [1, 2, 3]
