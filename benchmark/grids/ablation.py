@@ -80,7 +80,8 @@ METHODS = {
     "rat-gamma0.995": ["rat_continuous_action.py", "--gamma", "0.995", "--gae-lambda", "0.97"],
     # twice the Kaczmarz sweeps: with σ starting at 0.37 the solve ends less converged (relative residual 0.21 on
     # Hopper over the last 10%, against 0.09 with σ starting at 1; scalars.md), for about 0.12 s more per batch
-    # Result: residual 0.05 over Hopper's last 10%, and Hopper 2166 ± 1145 (seed 3 slow from the start). Dropped
+    # Result: residual 0.05 over Hopper's last 10%, Hopper 2166 ± 1145 (seed 3 slow from the start) and Walker2d
+    # 3859 ± 844 (3319, 4831, 3427; the default: 4636 ± 680). Dropped
     "rat-sweeps6": ["rat_continuous_action.py", "--rat-sweeps", "6"],
     # --- queued after rat-gamma0.995's Hopper seed 3 stood still (return near 1,000, the healthy bonus alone, from 50k
     # to 550k steps) and then fell at once (37) ---
@@ -93,6 +94,8 @@ METHODS = {
     # last 100k, up 200-300 from the 100k before), so the candidates speed up the late phase. Hopper first ---
     # δ 0.06: each rise of δ so far (0.01 → 0.02 → 0.04 at σ 1, 0.03 → 0.04 at σ 0.37) helped on at least two of the
     # three tasks, and the line search still holds every step's true KL ≤ δ
+    # Result: Hopper 3089 ± 290 (3135, 3352, 2779; 117 short of the bar), Walker2d 4547 ± 377, HalfCheetah
+    # 6499 ± 375: 1.10 of the bar against the default's 1.12, ahead on Hopper, behind on HalfCheetah. Not adopted
     "rat-kl0.06": ["rat_continuous_action.py", "--target-kl", "0.06"],
     # the critic's learning rate held at 3e-4: the policy's step is sized by δ and does not shrink over the run,
     # while the annealed critic learns ever slower from the same number of samples, so the late advantages come
