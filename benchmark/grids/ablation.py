@@ -81,14 +81,14 @@ METHODS = {
     # twice the Kaczmarz sweeps: with σ starting at 0.37 the solve ends less converged (relative residual 0.21 on
     # Hopper over the last 10%, against 0.09 with σ starting at 1; scalars.md), for about 0.12 s more per batch
     # Result: residual 0.05 over Hopper's last 10%, Hopper 2166 ± 1145 (seed 3 slow from the start) and Walker2d
-    # 3859 ± 844 (3319, 4831, 3427; the default: 4636 ± 680). Dropped
+    # 3859 ± 843 (3319, 4831, 3427; the default: 4636 ± 680). Dropped
     "rat-sweeps6": ["rat_continuous_action.py", "--rat-sweeps", "6"],
     # --- queued after rat-gamma0.995's Hopper seed 3 stood still (return near 1,000, the healthy bonus alone, from 50k
     # to 550k steps) and then fell at once (37) ---
     # twice the batch with twice the KL per step, so the policy moves as far per sample: at σ 1 half the batch at the
     # same δ (rat-n1024) was worse on all three tasks; 64 mini-batches keep the critic's 64 samples per mini-batch
-    # Result: the best Hopper mean of the ablation (3052 ± 310, 154 short of the bar), behind the default on Walker2d
-    # (4268 ± 1342) and HalfCheetah (5756 ± 1218): 1.03 of the bar against 1.12. Not adopted
+    # Result: the best Hopper mean of the ablation until rat-kl0.06 (3052 ± 310, 154 short of the bar), behind the
+    # default on Walker2d (4268 ± 1342) and HalfCheetah (5756 ± 1218): 1.03 of the bar against 1.12. Not adopted
     "rat-n4096": ["rat_continuous_action.py", "--num-steps", "4096", "--num-minibatches", "64", "--target-kl", "0.08"],
     # --- queued after rat-n4096: every Hopper seed of the default still gains late (2,441-3,227 over the last 100k
     # steps, 51-475 above its 500k-600k mean), so the candidates aim to speed up the late phase. Hopper first ---
