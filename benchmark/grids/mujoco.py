@@ -23,7 +23,7 @@ METHODS = {
     # (σ 1 by default, as in the SB3 runs behind RAT.md §6's bar) is measured here
     # (HalfCheetah first: python benchmark/run_grid.py --grid benchmark/grids/mujoco.py --filter '*-std0.37__HalfCheetah*')
     # Result: both left the plateau on every HalfCheetah seed (PPO 5917 ± 422, NPG 5848 ± 181); on Hopper both did worse
-    # than at σ 1 (PPO 2338 ± 271, NPG 1872 ± 422), on Walker2d too (PPO 3518 ± 284; NPG 4143 ± 168 over seeds 1-2)
+    # than at σ 1 (PPO 2338 ± 271, NPG 1872 ± 422), on Walker2d too (PPO 3518 ± 284, NPG 3665 ± 837)
     "ppo-std0.37": ["ppo_baseline.py", "--log-std-init", "-1.0"],
     "npg-std0.37": ["trpo_baseline.py", "--no-line-search", "--log-std-init", "-1.0"],
 }
