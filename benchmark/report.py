@@ -8,7 +8,10 @@ the job's `runs/`, and writes to `{out_dir}/`:
   eval/episodic_return (logged with --save-model), if present; the environment steps reached and the
   step of the last finished episode (far below it, the final return is of old episodes); the
   wall-clock seconds from the start of training to its last logged iteration (a resumed run's time
-  down left out, see resume_pauses); and whether the job finished (done.json).
+  down left out, see resume_pauses); and whether the job finished (done.json). From
+  charts/episodic_length, where logged: the last 20 episodes' mean length, the share of them that ran
+  as long as the run's longest episode (on MuJoCo, the 1,000-step time limit: the others ended in a
+  fall) and the mean raw return of those full episodes and of the others.
 - table.md: per env and budget, mean ± std over seeds (sample std) of each method's final
   return, "(n)" the number of seeds; a second table for the deterministic evaluation.
 - {env}_{budget}.png: learning curves, return against environment steps and against wall-clock
@@ -107,6 +110,19 @@ def early_and_late(events: list, total_timesteps: int) -> tuple[float, float]:
     return (float(early.mean()) if len(early) else float("nan")), (float(late.mean()) if len(late) else float("nan"))
 
 
+def last_episodes_by_length(returns: np.ndarray, lengths: np.ndarray, last_episodes: int) -> dict:
+    """The last episodes' mean length, the share of them as long as the run's longest episode (a time limit's
+    length, where the environment has one) and the mean return of those full episodes and of the shorter ones."""
+    nan = float("nan")
+    if len(lengths) != len(returns) or not len(lengths):
+        return dict(last_length=nan, last_full_share=nan, last_return_full=nan, last_return_short=nan)
+    last_returns, last_lengths = returns[-last_episodes:], lengths[-last_episodes:]
+    full = last_lengths >= lengths.max()
+    return dict(last_length=float(last_lengths.mean()), last_full_share=float(full.mean()),
+                last_return_full=float(last_returns[full].mean()) if full.any() else nan,
+                last_return_short=float(last_returns[~full].mean()) if (~full).any() else nan)
+
+
 def read_run(job_dir: Path, last_episodes: int, scalars: tuple[str, ...] = ()) -> Optional[dict]:
     """A job's metadata, final returns, learning curve and the `scalars`' early and late means; None if it has not logged anything yet."""
     meta = json.loads((job_dir / "job.json").read_text())
@@ -124,6 +140,8 @@ def read_run(job_dir: Path, last_episodes: int, scalars: tuple[str, ...] = ()) -
         return None
     episodes = drop_orphans(events.Scalars("charts/episodic_return")) if "charts/episodic_return" in tags else []
     returns = np.array([event.value for event in episodes])
+    length_events = drop_orphans(events.Scalars("charts/episodic_length")) if "charts/episodic_length" in tags else []
+    lengths = np.array([event.value for event in length_events])
     pauses = resume_pauses(training, start)
 
     def seconds_running(wall_time: float) -> float:
@@ -139,6 +157,7 @@ def read_run(job_dir: Path, last_episodes: int, scalars: tuple[str, ...] = ()) -
         last_episode_step=episodes[-1].step if episodes else 0,
         finished=(job_dir / "done.json").exists(),
         last_return=float(returns[-last_episodes:].mean()) if len(returns) else float("nan"),
+        **last_episodes_by_length(returns, lengths, last_episodes),
         eval_return=events.Scalars("eval/episodic_return")[-1].value if "eval/episodic_return" in tags else float("nan"),
         wall_seconds=seconds_running(max(event.wall_time for event in training)),
         curve_steps=np.array([event.step for event in episodes]),
@@ -149,12 +168,13 @@ def read_run(job_dir: Path, last_episodes: int, scalars: tuple[str, ...] = ()) -
 
 
 def write_csv(runs: list[dict], path: Path) -> None:
-    columns = ["method", "env_id", "seed", "total_timesteps", "steps", "last_episode_step", "finished", "last_return", "eval_return", "wall_seconds", "job"]
+    columns = ["method", "env_id", "seed", "total_timesteps", "steps", "last_episode_step", "finished", "last_return", "eval_return", "wall_seconds",
+               "last_length", "last_full_share", "last_return_full", "last_return_short", "job"]
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(columns)
         for run in runs:
-            out.writerow([round(run[c], 1) if isinstance(run[c], float) else run[c] for c in columns])
+            out.writerow([round(run[c], 2 if c == "last_full_share" else 1) if isinstance(run[c], float) else run[c] for c in columns])
 
 
 def mean_std_cell(values: list[float]) -> str:

@@ -114,7 +114,7 @@ def test_interrupted_job_with_a_checkpoint_resumes_from_it(tmp_path):
     assert (job_dir / "done.json").exists() and not list(job_dir.glob("failed-*"))  # one run, continued in place
 
 
-def write_run(work: Path, method: str, seed: int, returns: list, eval_return=None, finished=True, env_id="Hopper-v5") -> None:
+def write_run(work: Path, method: str, seed: int, returns: list, eval_return=None, finished=True, env_id="Hopper-v5", lengths=None) -> None:
     """A job folder as run_grid.py leaves it, with TensorBoard events as the training scripts log them."""
     job_dir = work / f"{method}__{env_id}__s{seed}__1M"
     job_dir.mkdir(parents=True)
@@ -124,6 +124,8 @@ def write_run(work: Path, method: str, seed: int, returns: list, eval_return=Non
     with SummaryWriter(job_dir / "runs" / f"{env_id}__{method}__{seed}__0") as writer:
         for episode, value in enumerate(returns):
             writer.add_scalar("charts/episodic_return", value, 1000 * (episode + 1))
+            if lengths is not None:
+                writer.add_scalar("charts/episodic_length", lengths[episode], 1000 * (episode + 1))
         writer.add_scalar("charts/SPS", 2000, 1000 * len(returns))
         if eval_return is not None:
             writer.add_scalar("eval/episodic_return", eval_return, 1000 * len(returns))
@@ -152,6 +154,24 @@ def test_report_gives_means_over_seeds_of_the_last_20_episodes(tmp_path):
     assert "| Hopper-v5 | 1M | 170 ± 71 (2) | 69.5 (1) | ≥ 3206 |" in table  # a mean below 100 gets a decimal (Atari scores)
     assert "| Hopper-v5 | 1M | 1500 ± 707 (2) | – |" in table
     assert (out / "Hopper-v5_1M.png").stat().st_size > 10_000
+
+
+def test_report_splits_the_last_episodes_into_full_ones_and_falls(tmp_path):
+    work, out = tmp_path / "work", tmp_path / "results"
+    # 25 episodes; of the last 20, 15 reach the run's longest length (1000, the time limit) and return 3000,
+    # 5 fall after 400 steps and return 1000; the 5 before them do not count
+    lengths = [100.0] * 5 + [1000.0] * 15 + [400.0] * 5
+    returns = [50.0] * 5 + [3000.0] * 15 + [1000.0] * 5
+    write_run(work, "rat", 1, returns, lengths=lengths)
+    write_run(work, "ppo", 1, [10.0] * 25)  # no lengths logged: the columns stay empty
+    report.main(report.Args(work_dir=str(work), out_dir=str(out), grid=str(write_grid(tmp_path, tmp_path / "fake.py"))))
+    rows = {row["method"]: row for row in csv.DictReader(open(out / "returns.csv"))}
+    assert float(rows["rat"]["last_return"]) == pytest.approx(2500.0)
+    assert float(rows["rat"]["last_length"]) == pytest.approx(850.0)
+    assert float(rows["rat"]["last_full_share"]) == pytest.approx(0.75)
+    assert float(rows["rat"]["last_return_full"]) == pytest.approx(3000.0)
+    assert float(rows["rat"]["last_return_short"]) == pytest.approx(1000.0)
+    assert rows["ppo"]["last_full_share"] == "nan"
 
 
 def test_report_ranks_methods_by_their_mean_fraction_of_the_bar(tmp_path):
