@@ -121,12 +121,17 @@ METHODS = {
     "rat-std0.22": ["rat_continuous_action.py", "--log-std-init", "-1.5"],
     # σ starting at 0.22 with δ 0.06: the two changes that each raised the Hopper mean over the default on the same
     # seeds (σ 0.22: 3006 and 2664 on seeds 1-2, against 2353 and 2582; δ 0.06: 3089 ± 289 against 2782 ± 557)
-    # Result: Hopper seed 1 learned to stand (about 1,000, the healthy bonus alone, from 300k steps on). Dropped after it
+    # Result: Hopper seed 1 stuck from 300k steps on near 1,000 in episodes of about 290 steps (a dash and a fall).
+    # Dropped after it
     "rat-std0.22-kl0.06": ["rat_continuous_action.py", "--log-std-init", "-1.5", "--target-kl", "0.06"],
     # GAE λ 0.9 (Andrychowicz et al. 2021, "What matters in on-policy RL", found 0.9 a good default for PPO): a step's
     # gain on its own batch was 0.09-0.13 at the default's end, its held-out gain below 0.0015 (step_quality.md): the
     # step fits the advantages' noise; a smaller GAE λ trades their variance for the critic's bias. Hopper first
     "rat-gae0.9": ["rat_continuous_action.py", "--gae-lambda", "0.9"],
+    # --- a control, not a candidate: the same step without the transform, Ã = A (`--transform none`: the vanilla
+    # policy gradient, sized by the same KL and line search). λ 10 and 30 (towards this limit) did worse on Hopper in
+    # full runs, while step_quality.md found the vanilla step's held-out gain level with theirs ---
+    "rat-vanilla": ["rat_continuous_action.py", "--transform", "none"],
 }
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]
 SEEDS = [1, 2, 3]
