@@ -122,8 +122,8 @@ METHODS = {
     "rat-std0.22": ["rat_continuous_action.py", "--log-std-init", "-1.5"],
     # σ starting at 0.22 with δ 0.06: the two changes that each raised the Hopper mean over the default on the same
     # seeds (σ 0.22: 3006 and 2664 on seeds 1-2, against 2353 and 2582; δ 0.06: 3089 ± 289 against 2782 ± 557)
-    # Result: Hopper seed 1 stuck from 300k steps on near 1,000 in episodes of about 290 steps (a dash and a fall).
-    # Dropped after it
+    # Result: Hopper seed 1 crept from about 600 at 200k steps to 1057 at 1M, in episodes of about 290 steps (a dash
+    # and a fall). Dropped after it
     "rat-std0.22-kl0.06": ["rat_continuous_action.py", "--log-std-init", "-1.5", "--target-kl", "0.06"],
     # GAE λ 0.9 (Andrychowicz et al. 2021, "What matters in on-policy RL", found 0.9 a good default for PPO): a step's
     # gain on its own batch was 0.09-0.13 at the default's end, its held-out gain below 0.0015 (step_quality.md): the
