@@ -107,14 +107,14 @@ METHODS = {
     # held-out batches): the held-out gain of one step rose with λ from 1 to 10-30 on Walker2d-v5 (+0.00033 ± 0.00028
     # at λ 10) and HalfCheetah-v5 (+0.00046 ± 0.00017), within noise on Hopper-v5. With σ down to 0.13 the scores are
     # ~8 times their size at σ 0.37, so λ = 1 damps ever less relative to the Fisher; Hopper first ---
-    # Result: Hopper 2695 ± 339 (2991, 2769, 2325; the default: 2353, 2582, 3412) and Walker2d seeds 1-2 3595 and 3806
-    # (the default: 5348, 3994). σ ended near 0.22 on Hopper (the default: 0.13): more falls, though the full
-    # episodes ran faster (returns.csv). Dropped, Walker2d seed 3 and HalfCheetah not run
+    # Result: Hopper 2695 ± 339 (2991, 2769, 2325; the default: 2353, 2582, 3412) and Walker2d 3834 ± 254 (3595, 3806,
+    # 4101; the default: 5348, 3994, 4566). σ ended near 0.22 on Hopper (the default: 0.13): more falls, though the full
+    # episodes ran faster (returns.csv). Dropped, HalfCheetah not run
     "rat-lam10": ["rat_continuous_action.py", "--rat-lambda", "10.0"],
-    # Result: Hopper seeds 1-2 2305 and 1769, σ ending near 0.26. Dropped after two seeds
+    # Result: Hopper 2107 ± 294 (2305, 1769, 2245), σ ending near 0.26. Dropped, not run on Walker2d or HalfCheetah
     "rat-lam30": ["rat_continuous_action.py", "--rat-lambda", "30.0"],
-    # --- queued after the default's last 40 Hopper episodes per seed: those that ran the full 1,000 steps returned
-    # 3,290-3,531 (above the bar), the others fell (2,037-2,641), in 22-75% of the episodes; the stochastic policy's
+    # --- queued after the default's last 20 Hopper episodes per seed (returns.csv): those that ran the full 1,000 steps
+    # returned 3,296-3,530 (above the bar), the others fell (1,845-2,747), in 15-75% of the episodes; the stochastic policy's
     # noise costs the training return (the deterministic evaluations: 3063 ± 625). σ ends near 0.13 (0.09-0.17 per
     # dimension) on Hopper; starting at 0.22 asks whether less noise throughout keeps more episodes standing. Hopper first
     # Result: Hopper 2705 ± 283 (3006, 2664, 2444): σ ended lower (0.09-0.12) and more episodes ran the full
