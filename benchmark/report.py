@@ -10,8 +10,8 @@ the job's `runs/`, and writes to `{out_dir}/`:
   wall-clock seconds from the start of training to its last logged iteration (a resumed run's time
   down left out, see resume_pauses); and whether the job finished (done.json). From
   charts/episodic_length, where logged: the last 20 episodes' mean length, the share of them that ran
-  as long as the run's longest episode (on MuJoCo, the 1,000-step time limit: the others ended in a
-  fall) and the mean raw return of those full episodes and of the others.
+  as long as the longest episode of any run of that env (on MuJoCo, the 1,000-step time limit: the
+  others ended in a fall) and the mean raw return of those full episodes and of the others.
 - table.md: per env and budget, mean ± std over seeds (sample std) of each method's final
   return, "(n)" the number of seeds; a second table for the deterministic evaluation.
 - {env}_{budget}.png: learning curves, return against environment steps and against wall-clock
@@ -110,14 +110,14 @@ def early_and_late(events: list, total_timesteps: int) -> tuple[float, float]:
     return (float(early.mean()) if len(early) else float("nan")), (float(late.mean()) if len(late) else float("nan"))
 
 
-def last_episodes_by_length(returns: np.ndarray, lengths: np.ndarray, last_episodes: int) -> dict:
-    """The last episodes' mean length, the share of them as long as the run's longest episode (a time limit's
-    length, where the environment has one) and the mean return of those full episodes and of the shorter ones."""
+def last_episodes_by_length(returns: np.ndarray, lengths: np.ndarray, full_length: float, last_episodes: int) -> dict:
+    """The last episodes' mean length, the share of them at least `full_length` long (the longest episode of any run
+    of the env: its time limit, where runs reach it) and the mean return of those full episodes and of the shorter ones."""
     nan = float("nan")
     if len(lengths) != len(returns) or not len(lengths):
         return dict(last_length=nan, last_full_share=nan, last_return_full=nan, last_return_short=nan)
     last_returns, last_lengths = returns[-last_episodes:], lengths[-last_episodes:]
-    full = last_lengths >= lengths.max()
+    full = last_lengths >= full_length
     return dict(last_length=float(last_lengths.mean()), last_full_share=float(full.mean()),
                 last_return_full=float(last_returns[full].mean()) if full.any() else nan,
                 last_return_short=float(last_returns[~full].mean()) if (~full).any() else nan)
@@ -141,7 +141,6 @@ def read_run(job_dir: Path, last_episodes: int, scalars: tuple[str, ...] = ()) -
     episodes = drop_orphans(events.Scalars("charts/episodic_return")) if "charts/episodic_return" in tags else []
     returns = np.array([event.value for event in episodes])
     length_events = drop_orphans(events.Scalars("charts/episodic_length")) if "charts/episodic_length" in tags else []
-    lengths = np.array([event.value for event in length_events])
     pauses = resume_pauses(training, start)
 
     def seconds_running(wall_time: float) -> float:
@@ -157,12 +156,13 @@ def read_run(job_dir: Path, last_episodes: int, scalars: tuple[str, ...] = ()) -
         last_episode_step=episodes[-1].step if episodes else 0,
         finished=(job_dir / "done.json").exists(),
         last_return=float(returns[-last_episodes:].mean()) if len(returns) else float("nan"),
-        **last_episodes_by_length(returns, lengths, last_episodes),
         eval_return=events.Scalars("eval/episodic_return")[-1].value if "eval/episodic_return" in tags else float("nan"),
         wall_seconds=seconds_running(max(event.wall_time for event in training)),
         curve_steps=np.array([event.step for event in episodes]),
         curve_minutes=np.array([seconds_running(event.wall_time) / 60 for event in episodes]),
         curve_returns=trailing_mean(returns, last_episodes) if len(returns) else returns,
+        episode_returns=returns,
+        episode_lengths=np.array([event.value for event in length_events]),
         scalars={tag: early_and_late(drop_orphans(events.Scalars(tag)), meta["total_timesteps"]) for tag in scalars if tag in tags},
     )
 
@@ -267,6 +267,12 @@ def main(args: Args) -> None:
         runs = [run for run in runs if run["method"] in grid["METHODS"]]
     if not runs:
         sys.exit(f"error: no run with TensorBoard events under {args.work_dir}/; start one with benchmark/run_grid.py.")
+    longest = {}  # env → its longest episode in any run: the time limit, where a run reached it
+    for run in runs:
+        if len(run["episode_lengths"]):
+            longest[run["env_id"]] = max(longest.get(run["env_id"], 0.0), run["episode_lengths"].max())
+    for run in runs:
+        run.update(last_episodes_by_length(run["episode_returns"], run["episode_lengths"], longest.get(run["env_id"], 0.0), args.last_episodes))
     unfinished = [run["job"] for run in runs if not run["finished"]]
     if unfinished:
         print(f"left out of the table and plots, not finished: {', '.join(unfinished)}")

@@ -158,20 +158,23 @@ def test_report_gives_means_over_seeds_of_the_last_20_episodes(tmp_path):
 
 def test_report_splits_the_last_episodes_into_full_ones_and_falls(tmp_path):
     work, out = tmp_path / "work", tmp_path / "results"
-    # 25 episodes; of the last 20, 15 reach the run's longest length (1000, the time limit) and return 3000,
+    # 25 episodes; of the last 20, 15 reach the env's longest length in any run (1000, the time limit) and return 3000,
     # 5 fall after 400 steps and return 1000; the 5 before them do not count
     lengths = [100.0] * 5 + [1000.0] * 15 + [400.0] * 5
     returns = [50.0] * 5 + [3000.0] * 15 + [1000.0] * 5
     write_run(work, "rat", 1, returns, lengths=lengths)
+    write_run(work, "rat", 2, [500.0] * 25, lengths=[300.0] * 25)  # never reached the limit: no full episode
     write_run(work, "ppo", 1, [10.0] * 25)  # no lengths logged: the columns stay empty
     report.main(report.Args(work_dir=str(work), out_dir=str(out), grid=str(write_grid(tmp_path, tmp_path / "fake.py"))))
-    rows = {row["method"]: row for row in csv.DictReader(open(out / "returns.csv"))}
-    assert float(rows["rat"]["last_return"]) == pytest.approx(2500.0)
-    assert float(rows["rat"]["last_length"]) == pytest.approx(850.0)
-    assert float(rows["rat"]["last_full_share"]) == pytest.approx(0.75)
-    assert float(rows["rat"]["last_return_full"]) == pytest.approx(3000.0)
-    assert float(rows["rat"]["last_return_short"]) == pytest.approx(1000.0)
-    assert rows["ppo"]["last_full_share"] == "nan"
+    rows = {row["method"] + row["seed"]: row for row in csv.DictReader(open(out / "returns.csv"))}
+    assert float(rows["rat1"]["last_return"]) == pytest.approx(2500.0)
+    assert float(rows["rat1"]["last_length"]) == pytest.approx(850.0)
+    assert float(rows["rat1"]["last_full_share"]) == pytest.approx(0.75)
+    assert float(rows["rat1"]["last_return_full"]) == pytest.approx(3000.0)
+    assert float(rows["rat1"]["last_return_short"]) == pytest.approx(1000.0)
+    assert float(rows["rat2"]["last_full_share"]) == 0.0 and rows["rat2"]["last_return_full"] == "nan"
+    assert float(rows["rat2"]["last_return_short"]) == pytest.approx(500.0)
+    assert rows["ppo1"]["last_full_share"] == "nan"
 
 
 def test_report_ranks_methods_by_their_mean_fraction_of_the_bar(tmp_path):

@@ -105,8 +105,8 @@ METHODS = {
     "rat-const-lr": ["rat_continuous_action.py", "--no-anneal-lr"],
     # --- queued after benchmark/step_quality.py on the default's final policies (seed 2, δ 0.04, 24 training and 32
     # held-out batches): the held-out gain of one step rose with λ from 1 to 10-30 on Walker2d-v5 (+0.00033 ± 0.00028
-    # at λ 10) and HalfCheetah-v5 (+0.00046 ± 0.00017), within noise on Hopper-v5. With σ down to 0.13 the scores are
-    # ~8 times their size at σ 0.37, so λ = 1 damps ever less relative to the Fisher; Hopper first ---
+    # at λ 10) and HalfCheetah-v5 (+0.00046 ± 0.00017), within noise on Hopper-v5. With σ down to 0.13 the mean's scores
+    # (∝ 1/σ) are ~3 times their size at σ 0.37 and its Fisher ~8 times, so λ = 1 damps ever less; Hopper first ---
     # Result: Hopper 2695 ± 339 (2991, 2769, 2325; the default: 2353, 2582, 3412) and Walker2d 3834 ± 254 (3595, 3806,
     # 4101; the default: 5348, 3994, 4566). σ ended near 0.22 on Hopper (the default: 0.13): more falls, though the full
     # episodes ran faster (returns.csv). Dropped, HalfCheetah not run
@@ -115,20 +115,19 @@ METHODS = {
     "rat-lam30": ["rat_continuous_action.py", "--rat-lambda", "30.0"],
     # --- queued after the default's last 20 Hopper episodes per seed (returns.csv): those that ran the full 1,000 steps
     # returned 3,296-3,530 (above the bar), the others fell (1,845-2,747), in 15-75% of the episodes; the stochastic policy's
-    # noise costs the training return (the deterministic evaluations: 3063 ± 625). σ ends near 0.13 (0.09-0.17 per
-    # dimension) on Hopper; starting at 0.22 asks whether less noise throughout keeps more episodes standing. Hopper first
+    # noise costs the training return (the deterministic evaluations: 3063 ± 625). σ ends near 0.13 (seed 2: 0.09-0.17
+    # per dimension, step_quality.md) on Hopper; starting at 0.22 asks whether less noise throughout keeps more episodes standing. Hopper first
     # Result: Hopper 2705 ± 283 (3006, 2664, 2444): σ ended lower (0.09-0.12) and more episodes ran the full
-    # 1,000 steps (60-80% of the last 20), but those that fell fell earlier (returns 1135-1798). Dropped
+    # 1,000 steps (60-80% of the last 20), but those that fell returned less (1135-1798). Dropped
     "rat-std0.22": ["rat_continuous_action.py", "--log-std-init", "-1.5"],
     # σ starting at 0.22 with δ 0.06: the two changes that each raised the Hopper mean over the default on the same
     # seeds (σ 0.22: 3006 and 2664 on seeds 1-2, against 2353 and 2582; δ 0.06: 3089 ± 289 against 2782 ± 557)
-    # Result: Hopper seed 1 crept from about 600 at 200k steps to 1057 at 1M, in episodes of about 290 steps (a dash
-    # and a fall). Dropped after it
+    # Result: Hopper seed 1 ended at 1057, in episodes of 293 steps on average (returns.csv). Dropped after it
     "rat-std0.22-kl0.06": ["rat_continuous_action.py", "--log-std-init", "-1.5", "--target-kl", "0.06"],
     # GAE λ 0.9 (Andrychowicz et al. 2021, "What matters in on-policy RL", found 0.9 a good default for PPO): a step's
     # gain on its own batch was 0.09-0.13 at the default's end, its held-out gain below 0.0015 (step_quality.md): the
     # step fits the advantages' noise; a smaller GAE λ trades their variance for the critic's bias. Hopper first
-    # Result: Hopper seed 1 2772, seed 2 807 (below 900 over every 100k steps). Dropped after two seeds
+    # Result: Hopper seed 1 2772, seed 2 807 (episodes of 248 steps on average). Dropped after two seeds
     "rat-gae0.9": ["rat_continuous_action.py", "--gae-lambda", "0.9"],
     # --- a control, not a candidate: the same step without the transform, Ã = A (`--transform none`: the vanilla
     # policy gradient, sized by the same KL and line search). λ 10 and 30 (towards this limit) did worse on Hopper in
