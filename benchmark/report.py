@@ -58,6 +58,8 @@ class Args:
     """report only jobs whose name contains one of these patterns (shell wildcards allowed)"""
     last_episodes: int = 20
     """the final return is the mean of this many last training episodes; the curves' smoothing window"""
+    plot_methods: tuple[str, ...] = ()
+    """methods drawn in the learning-curve PNGs, in this order (default: every method of the table; past a dozen the curves hide each other)"""
     scalars: tuple[str, ...] = ()
     """TensorBoard tags (say policy/relative_residual) to tabulate in scalars.md: each run's mean over the first and the last 10% of its budget, mean over seeds"""
 
@@ -233,24 +235,26 @@ def scalars_table(groups: dict, methods: list[str], tags: tuple[str, ...]) -> st
 def plot_env(env_id: str, steps: int, by_method: dict, methods: list[str], window: int, path: Path) -> None:
     """Return vs environment steps (left) and vs wall-clock minutes (right), one line and band per method."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    colors = plt.get_cmap("tab10")
+    colors = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
     for index, method in enumerate(methods):
         runs = [run for run in by_method.get(method, []) if len(run["curve_returns"]) > 1]
         if not runs:
             continue
+        style = dict(color=colors(index % colors.N), linestyle=("-", "--", ":")[index // colors.N % 3])  # distinct past 10 or 20 methods
         for ax, x_key in zip(axes, ("curve_steps", "curve_minutes")):
             grid, mean, std = band([run[x_key] for run in runs], [run["curve_returns"] for run in runs])
-            ax.plot(grid, mean, color=colors(index), label=f"{method} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
-            ax.fill_between(grid, mean - std, mean + std, color=colors(index), alpha=0.2)
+            ax.plot(grid, mean, **style, label=f"{method} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
+            ax.fill_between(grid, mean - std, mean + std, color=style["color"], alpha=0.2)
     axes[0].set_xlabel("environment steps")
     axes[1].set_xlabel("wall-clock minutes (one thread per run)")
     for ax in axes:
         ax.set_ylabel(f"episodic return (mean of last {window})")
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")  # beside the plots, never over a curve
     fig.suptitle(f"{env_id}, {steps_label(steps)} steps: mean ± std over seeds")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -279,6 +283,9 @@ def main(args: Args) -> None:
 
     found = {run["method"] for run in runs}
     methods = [m for m in grid["METHODS"] if m in found] if grid else sorted(found)
+    missing = [m for m in args.plot_methods if m not in methods]
+    if missing:
+        sys.exit(f"error: --plot-methods {' '.join(missing)} not among the reported methods ({', '.join(methods)}).")
     groups = {}  # (env, budget) → method → finished runs
     for run in sorted(runs, key=lambda run: (run["env_id"], run["total_timesteps"], run["seed"])):
         if run["finished"]:
@@ -299,7 +306,7 @@ def main(args: Args) -> None:
                                             + scalars_table(groups, methods, args.scalars) + "\n")
         print((out_dir / "scalars.md").read_text())
     for (env_id, steps), by_method in groups.items():
-        plot_env(env_id, steps, by_method, methods, args.last_episodes, out_dir / f"{env_id.replace('/', '_')}_{steps_label(steps)}.png")
+        plot_env(env_id, steps, by_method, list(args.plot_methods) or methods, args.last_episodes, out_dir / f"{env_id.replace('/', '_')}_{steps_label(steps)}.png")
     print((out_dir / "table.md").read_text())
     print(f"wrote {out_dir}/returns.csv ({len(runs)} runs), table.md and {len(groups)} learning-curve PNGs")
 

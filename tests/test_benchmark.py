@@ -177,6 +177,21 @@ def test_report_splits_the_last_episodes_into_full_ones_and_falls(tmp_path):
     assert rows["ppo1"]["last_full_share"] == "nan"
 
 
+def test_report_plots_only_the_methods_asked_for(tmp_path, monkeypatch):
+    work, out = tmp_path / "work", tmp_path / "results"
+    write_run(work, "rat", 1, [100.0] * 20)
+    write_run(work, "ppo", 1, [50.0] * 20)
+    grid = str(write_grid(tmp_path, tmp_path / "fake.py"))
+    plotted = []
+    monkeypatch.setattr(report, "plot_env", lambda env_id, steps, by_method, methods, *rest: plotted.append(methods))
+    report.main(report.Args(work_dir=str(work), out_dir=str(out), grid=grid, plot_methods=("ppo",)))
+    report.main(report.Args(work_dir=str(work), out_dir=str(out), grid=grid))
+    assert plotted == [["ppo"], ["rat", "ppo"]]  # the table keeps both either way
+    assert "| Hopper-v5 | 1M | 100 (1) | 50.0 (1) |" in (out / "table.md").read_text()
+    with pytest.raises(SystemExit, match=r"--plot-methods trpo not among the reported methods \(rat, ppo\)"):
+        report.main(report.Args(work_dir=str(work), out_dir=str(out), grid=grid, plot_methods=("trpo",)))
+
+
 def test_report_ranks_methods_by_their_mean_fraction_of_the_bar(tmp_path):
     work, out = tmp_path / "work", tmp_path / "results"
     write_run(work, "rat", 1, [1603.0] * 20)  # Hopper: 1603 / 3206 = 0.5

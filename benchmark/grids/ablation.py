@@ -7,7 +7,9 @@ that differs from today's default, so their jobs mean what they meant when they 
 σ candidates ran with σ starting at 1, `--log-std-init 0.0`).
 
     python benchmark/run_grid.py --grid benchmark/grids/ablation.py
-    python benchmark/report.py --grid benchmark/grids/ablation.py --bar --filter 1M --out-dir benchmark/results/ablation
+    python benchmark/report.py --grid benchmark/grids/ablation.py --bar --filter 1M --out-dir benchmark/results/ablation \
+        --scalars policy/relative_residual policy/kl policy/std \
+        --plot-methods rat-1-step rat-kl0.02 rat-std1 rat-std0.37 rat rat-kl0.06 rat-n4096 rat-const-lr rat-lam10 rat-vanilla
 """
 
 METHODS = {
