@@ -98,6 +98,8 @@ class Args:
     """initial log σ of the Gaussian policy's state-independent noise (-1: σ = 0.37 in every action dimension; 0: σ = 1). In the README's ablation σ 0.37 kept every HalfCheetah seed off the plateau near 1,700 where σ 1 left two of three, and cost one Walker2d seed of three"""
     ent_coef: float = 0.0
     """entropy bonus c: the normalized advantages get −c·(log π(a|s) − its batch mean), whose policy gradient is c·∇(entropy), so the bonus passes through the transform like any advantage (0: none)"""
+    critic_hidden: int = 64
+    """width of the critic's two hidden layers (the actor stays 64-64; the baselines' critics are 64-64)"""
     learning_rate: float = 3e-4
     """Adam learning rate of the critic (and of the actor with --update ppo), linearly annealed"""
     anneal_lr: bool = True
@@ -196,11 +198,11 @@ def layer_init(layer: nn.Linear, std: float = math.sqrt(2), bias_const: float = 
     return layer
 
 
-def mlp(in_dim: int, out_dim: int, out_std: float) -> nn.Sequential:
+def mlp(in_dim: int, out_dim: int, out_std: float, hidden: int = 64) -> nn.Sequential:
     return nn.Sequential(
-        layer_init(nn.Linear(in_dim, 64)), nn.Tanh(),
-        layer_init(nn.Linear(64, 64)), nn.Tanh(),
-        layer_init(nn.Linear(64, out_dim), std=out_std),
+        layer_init(nn.Linear(in_dim, hidden)), nn.Tanh(),
+        layer_init(nn.Linear(hidden, hidden)), nn.Tanh(),
+        layer_init(nn.Linear(hidden, out_dim), std=out_std),
     )
 
 
@@ -243,13 +245,13 @@ class Actor(nn.Module):
 
 
 class Agent(nn.Module):
-    """Separate actor and critic MLPs (64-64 tanh) over normalized observations."""
+    """Separate actor and critic MLPs (64-64 tanh; the critic's width may differ) over normalized observations."""
 
-    def __init__(self, obs_dim: int, act_dim: int, log_std_init: float = 0.0):
+    def __init__(self, obs_dim: int, act_dim: int, log_std_init: float = 0.0, critic_hidden: int = 64):
         super().__init__()
         self.obs_normalizer = ObsNormalizer(obs_dim)
         self.actor = Actor(obs_dim, act_dim, log_std_init)
-        self.critic = mlp(obs_dim, 1, out_std=1.0)
+        self.critic = mlp(obs_dim, 1, out_std=1.0, hidden=critic_hidden)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(obs).squeeze(-1)
@@ -646,6 +648,7 @@ def check_args(args: Args) -> None:
         (args.ent_coef < 0, f"--ent-coef must be ≥ 0 (got {args.ent_coef}); a negative bonus would push the policy to collapse."),
         (not -5 <= args.log_std_init <= 2, f"--log-std-init must lie in [-5, 2], σ from 0.007 to 7.4 (got {args.log_std_init})."),
         (args.update_epochs < 1, f"--update-epochs must be ≥ 1 (got {args.update_epochs})."),
+        (args.critic_hidden < 1, f"--critic-hidden must be ≥ 1 (got {args.critic_hidden})."),
         (args.clip_coef <= 0, f"--clip-coef must be > 0 (got {args.clip_coef})."),
         (not 0 < args.line_search_factor < 1, f"--line-search-factor must lie in (0, 1) (got {args.line_search_factor})."),
         (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be ≥ 1."),
@@ -683,7 +686,7 @@ def train(args: Args) -> dict:
     run_dir = f"runs/{run_name}"
     envs, reward_scaler = make_envs(args, run_name)
     obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
-    agent = Agent(obs_dim, act_dim, args.log_std_init).to(device)
+    agent = Agent(obs_dim, act_dim, args.log_std_init, args.critic_hidden).to(device)
     critic_optimizer = torch.optim.Adam(agent.critic.parameters(), lr=args.learning_rate, eps=1e-5)
     actor_optimizer = torch.optim.Adam(agent.actor.parameters(), lr=args.learning_rate, eps=1e-5) if args.update == "ppo" else None
     batch_size = args.num_envs * args.num_steps
@@ -829,7 +832,7 @@ def evaluate_checkpoint(args: Args) -> list:
         sys.exit(f"error: {args.eval_checkpoint!r} is a checkpoint of {env_id}, not of --env-id {args.env_id}.")
     check_env_id(env_id)
     probe = make_env(env_id)()
-    agent = Agent(probe.observation_space.shape[0], probe.action_space.shape[0])
+    agent = Agent(probe.observation_space.shape[0], probe.action_space.shape[0], critic_hidden=checkpoint["args"].get("critic_hidden", 64))
     probe.close()
     agent.load_state_dict(checkpoint["agent"])
     out_dir = os.path.dirname(os.path.abspath(args.eval_checkpoint))

@@ -181,11 +181,11 @@ def layer_init(layer: nn.Linear, std: float = math.sqrt(2), bias_const: float = 
     return layer
 
 
-def mlp(in_dim: int, out_dim: int, out_std: float) -> nn.Sequential:
+def mlp(in_dim: int, out_dim: int, out_std: float, hidden: int = 64) -> nn.Sequential:
     return nn.Sequential(
-        layer_init(nn.Linear(in_dim, 64)), nn.Tanh(),
-        layer_init(nn.Linear(64, 64)), nn.Tanh(),
-        layer_init(nn.Linear(64, out_dim), std=out_std),
+        layer_init(nn.Linear(in_dim, hidden)), nn.Tanh(),
+        layer_init(nn.Linear(hidden, hidden)), nn.Tanh(),
+        layer_init(nn.Linear(hidden, out_dim), std=out_std),
     )
 
 
@@ -228,13 +228,13 @@ class Actor(nn.Module):
 
 
 class Agent(nn.Module):
-    """Separate actor and critic MLPs (64-64 tanh) over normalized observations."""
+    """Separate actor and critic MLPs (64-64 tanh; the critic's width may differ) over normalized observations."""
 
-    def __init__(self, obs_dim: int, act_dim: int, log_std_init: float = 0.0):
+    def __init__(self, obs_dim: int, act_dim: int, log_std_init: float = 0.0, critic_hidden: int = 64):
         super().__init__()
         self.obs_normalizer = ObsNormalizer(obs_dim)
         self.actor = Actor(obs_dim, act_dim, log_std_init)
-        self.critic = mlp(obs_dim, 1, out_std=1.0)
+        self.critic = mlp(obs_dim, 1, out_std=1.0, hidden=critic_hidden)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(obs).squeeze(-1)

@@ -376,6 +376,14 @@ def test_saved_checkpoint_evaluates_like_the_live_agent(tmp_path, monkeypatch):
     assert (tmp_path / "runs" / result["run_name"] / "eval.csv").read_text().count("\n") == 4
 
 
+def test_wider_critic_trains_and_its_checkpoint_evaluates(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = rat.train(rat.Args(**TINY, critic_hidden=16, save_model=True))
+    assert [layer.out_features for layer in result["agent"].critic if isinstance(layer, torch.nn.Linear)] == [16, 16, 1]
+    assert [layer.out_features for layer in result["agent"].actor.mean if isinstance(layer, torch.nn.Linear)] == [64, 64, 1]
+    assert rat.evaluate_checkpoint(rat.Args(eval_checkpoint=result["checkpoint"], eval_episodes=2)) == result["eval_returns"]
+
+
 def test_evaluation_with_video_writes_one_mp4_per_episode(tmp_path):
     torch.manual_seed(0)
     agent = rat.Agent(4, 1)  # InvertedPendulum-v5: an untrained policy drops the pole within a few dozen steps
@@ -408,6 +416,7 @@ def test_videos_follow_the_body_and_render_without_multisampling(tmp_path):
     (["--rat-lambda", "0"], "--rat-lambda must be > 0"),
     (["--rat-block-size", "0"], "--rat-block-size must be"),
     (["--ent-coef", "-0.1"], "--ent-coef must be ≥ 0"),
+    (["--critic-hidden", "0"], "--critic-hidden must be ≥ 1"),
     (["--log-std-init", "-9"], "--log-std-init must lie in [-5, 2]"),
     (["--num-minibatches", "7"], "must divide into --num-minibatches 7"),
     (["--num-steps", "1", "--num-minibatches", "1", "--total-timesteps", "1"], "at least 2 samples"),
