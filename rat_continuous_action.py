@@ -99,7 +99,7 @@ class Args:
     ent_coef: float = 0.0
     """entropy bonus c: the normalized advantages get −c·(log π(a|s) − its batch mean), whose policy gradient is c·∇(entropy), so the bonus passes through the transform like any advantage (0: none)"""
     critic_hidden: int = 64
-    """width of the critic's two hidden layers (the actor stays 64-64; the baselines' critics are 64-64)"""
+    """width of the critic's two hidden layers (the actor stays 64-64)"""
     learning_rate: float = 3e-4
     """Adam learning rate of the critic (and of the actor with --update ppo), linearly annealed"""
     anneal_lr: bool = True

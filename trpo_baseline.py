@@ -97,6 +97,8 @@ class Args:
     """factor f of each shrink; the full step's KL usually lands just above δ, so f = 0.5 takes steps of about δ/4, f = 0.8 about 0.64δ"""
     log_std_init: float = 0.0
     """initial log σ of the Gaussian policy's state-independent noise (0: σ = 1 in every action dimension)"""
+    critic_hidden: int = 64
+    """width of the critic's two hidden layers (the actor stays 64-64)"""
     learning_rate: float = 3e-4
     """Adam learning rate of the critic, linearly annealed"""
     anneal_lr: bool = True
@@ -471,6 +473,7 @@ def check_args(args: Args) -> None:
         (args.learning_rate <= 0, f"--learning-rate must be > 0 (got {args.learning_rate})."),
         (not -5 <= args.log_std_init <= 2, f"--log-std-init must lie in [-5, 2], σ from 0.007 to 7.4 (got {args.log_std_init})."),
         (args.update_epochs < 1, f"--update-epochs must be ≥ 1 (got {args.update_epochs})."),
+        (args.critic_hidden < 1, f"--critic-hidden must be ≥ 1 (got {args.critic_hidden})."),
         (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be ≥ 1."),
         (batch_size < 2, "a batch needs at least 2 samples (--num-envs × --num-steps) to normalize its advantages."),
         (not (0 <= args.gamma <= 1 and 0 <= args.gae_lambda <= 1), f"--gamma and --gae-lambda must lie in [0, 1] (got {args.gamma}, {args.gae_lambda})."),
@@ -506,7 +509,7 @@ def train(args: Args) -> dict:
     run_dir = f"runs/{run_name}"
     envs, reward_scaler = make_envs(args, run_name)
     obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
-    agent = Agent(obs_dim, act_dim, args.log_std_init).to(device)
+    agent = Agent(obs_dim, act_dim, args.log_std_init, args.critic_hidden).to(device)
     critic_optimizer = torch.optim.Adam(agent.critic.parameters(), lr=args.learning_rate, eps=1e-5)
     batch_size = args.num_envs * args.num_steps
     num_iterations = args.total_timesteps // batch_size
@@ -633,7 +636,7 @@ def evaluate_checkpoint(args: Args) -> list:
         sys.exit(f"error: {args.eval_checkpoint!r} is a checkpoint of {env_id}, not of --env-id {args.env_id}.")
     check_env_id(env_id)
     probe = make_env(env_id)()
-    agent = Agent(probe.observation_space.shape[0], probe.action_space.shape[0])
+    agent = Agent(probe.observation_space.shape[0], probe.action_space.shape[0], critic_hidden=checkpoint["args"].get("critic_hidden", 64))
     probe.close()
     agent.load_state_dict(checkpoint["agent"])
     out_dir = os.path.dirname(os.path.abspath(args.eval_checkpoint))

@@ -317,6 +317,16 @@ def test_log_std_init_sets_the_first_batchs_noise(name, tmp_path, monkeypatch):
     assert abs(math.log(events.Scalars("policy/std")[0].value) + 1.0) < 0.25
 
 
+@pytest.mark.parametrize("name", ["ppo_baseline", "trpo_baseline"])
+def test_wider_critic_trains_and_its_checkpoint_evaluates(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    module = SCRIPTS[name]
+    summary = module.train(tiny_args(module, critic_hidden=16, save_model=True))
+    assert [layer.out_features for layer in summary["agent"].critic if isinstance(layer, nn.Linear)] == [16, 16, 1]
+    assert [layer.out_features for layer in summary["agent"].actor.mean if isinstance(layer, nn.Linear)] == [64, 64, 1]
+    assert module.evaluate_checkpoint(tiny_args(module, eval_checkpoint=summary["checkpoint"])) == summary["eval_returns"]
+
+
 def test_ctrl_c_finishes_the_iteration_and_saves_a_checkpoint_that_resumes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name, module in SCRIPTS.items():
@@ -356,6 +366,7 @@ def test_bad_flag_on_the_command_line_exits_with_one_sentence(script, flags, mes
 @pytest.mark.parametrize("name, overrides, message", [
     ("ppo_baseline", {"clip_coef": 0.0}, "--clip-coef must be > 0"),
     ("ppo_baseline", {"update_epochs": 0}, "--update-epochs must be ≥ 1"),
+    ("trpo_baseline", {"critic_hidden": 0}, "--critic-hidden must be ≥ 1"),
     ("ppo_baseline", {"torch_threads": 0}, "--torch-threads must be ≥ 1"),
     ("trpo_baseline", {"cg_iters": 0}, "--cg-iters must be ≥ 1"),
     ("trpo_baseline", {"log_std_init": 3.0}, "--log-std-init must lie in [-5, 2]"),
