@@ -82,8 +82,8 @@ class Args:
     """λ of generalized advantage estimation"""
 
     # --- algorithm ---
-    update: Literal["npg", "ppo"] = "npg"
-    """policy step: `npg` (--npg-steps natural-gradient steps, each sized by --target-kl) or `ppo` (PPO's clipped surrogate on mini-batch slices of the batch's Ã; it collapsed on Hopper in our measurements)"""
+    update: Literal["npg", "ppo", "npg-ppo"] = "npg"
+    """policy step: `npg` (--npg-steps natural-gradient steps, each sized by --target-kl), `ppo` (PPO's clipped surrogate on mini-batch slices of the batch's Ã; it collapsed on Hopper in our measurements) or `npg-ppo` (the natural steps, then PPO's clipped surrogate with the plain advantages A over the critic's epochs and mini-batches, ratios against the batch's policy)"""
     target_kl: float = 0.04
     """npg: the KL divergence δ one step aims at (η = sqrt(2δ / ĝᵀFĝ)); with σ starting at 0.37, 0.04 had a better mean return relative to the bar over Hopper, Walker2d and HalfCheetah than 0.03 in the README's ablation (3 seeds), though worse on Hopper"""
     npg_steps: int = 1
@@ -517,8 +517,10 @@ def natural_steps(actor: Actor, obs, actions, old_log_probs, advantages, transfo
 
 
 def minibatch_updates(agent: Agent, critic_optimizer, actor_optimizer, batch: dict, args: Args) -> dict:
-    """Adam epochs over shuffled mini-batches: the critic on 0.5 (V(s) − R)², and with --update ppo also the
-    actor on the clipped surrogate −min(ρ Ã, clip(ρ, 1 ± ε) Ã), ρ = πθ(a|s) / πθ_old(a|s)."""
+    """Adam epochs over shuffled mini-batches: the critic on 0.5 (V(s) − R)², and with --update ppo or npg-ppo also
+    the actor on the clipped surrogate −min(ρ Â, clip(ρ, 1 ± ε) Â), ρ = πθ(a|s) / πθ_old(a|s), where Â is
+    batch["surrogate_adv"] (ppo: Ã; npg-ppo: A, since a mini-batch's slice of Ã is no natural gradient) and
+    θ_old the policy that collected the batch."""
     batch_size = batch["obs"].shape[0]
     minibatch_size = batch_size // args.num_minibatches
     value_losses, policy_losses, clip_fracs = [], [], []
@@ -533,7 +535,7 @@ def minibatch_updates(agent: Agent, critic_optimizer, actor_optimizer, batch: di
             if actor_optimizer is None:
                 continue
             log_ratio = gaussian_log_prob(*agent.actor(batch["obs"][mb]), batch["actions"][mb]) - batch["log_probs"][mb]
-            ratio, adv = log_ratio.exp(), batch["transformed_adv"][mb]
+            ratio, adv = log_ratio.exp(), batch["surrogate_adv"][mb]
             policy_loss = -torch.min(ratio * adv, ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef) * adv).mean()
             actor_optimizer.zero_grad()
             policy_loss.backward()
@@ -688,7 +690,7 @@ def train(args: Args) -> dict:
     obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
     agent = Agent(obs_dim, act_dim, args.log_std_init, args.critic_hidden).to(device)
     critic_optimizer = torch.optim.Adam(agent.critic.parameters(), lr=args.learning_rate, eps=1e-5)
-    actor_optimizer = torch.optim.Adam(agent.actor.parameters(), lr=args.learning_rate, eps=1e-5) if args.update == "ppo" else None
+    actor_optimizer = torch.optim.Adam(agent.actor.parameters(), lr=args.learning_rate, eps=1e-5) if args.update != "npg" else None
     batch_size = args.num_envs * args.num_steps
     num_iterations = args.total_timesteps // batch_size
     global_step, start_iteration = 0, 1
@@ -771,17 +773,19 @@ def train(args: Args) -> dict:
 
             transformed_adv = transform_advantages(agent.actor, batch["obs"], batch["actions"], adv, args)
             transform_seconds = time.time() - update_start
-            batch["transformed_adv"] = transformed_adv
+            batch["surrogate_adv"] = transformed_adv if args.update == "ppo" else adv
 
             stats = {}
-            if args.update == "npg":
-                stats = natural_steps(agent.actor, batch["obs"], batch["actions"], batch["log_probs"], adv, transformed_adv, target_kl, args)
-                transform_seconds += stats.pop("resolve_seconds")
-            if args.update == "ppo":
+            if args.update != "npg":
                 with torch.no_grad():
                     old_mean, old_log_std = agent.actor(batch["obs"])
+            if args.update != "ppo":
+                stats = natural_steps(agent.actor, batch["obs"], batch["actions"], batch["log_probs"], adv, transformed_adv, target_kl, args)
+                transform_seconds += stats.pop("resolve_seconds")
+            if args.update == "npg-ppo":
+                stats["npg_kl"] = stats["kl"]  # the natural steps' share of the batch's move; `kl` below is the whole move
             stats.update(minibatch_updates(agent, critic_optimizer, actor_optimizer, batch, args))
-            if args.update == "ppo":
+            if args.update != "npg":
                 with torch.no_grad():
                     stats["kl"] = gaussian_kl(old_mean, old_log_std, *agent.actor(batch["obs"])).mean().item()
             update_seconds = time.time() - update_start

@@ -328,7 +328,7 @@ def test_same_seed_gives_identical_runs(tmp_path, monkeypatch):
     assert torch.equal(params_of(runs[0]["agent"]), params_of(runs[1]["agent"]))
 
 
-@pytest.mark.parametrize("flags", [dict(update="ppo"), dict(rat_factored=False), dict(transform="dense"), dict(transform="none", line_search=False), dict(ent_coef=0.01)])
+@pytest.mark.parametrize("flags", [dict(update="ppo"), dict(update="npg-ppo"), dict(rat_factored=False), dict(transform="dense"), dict(transform="none", line_search=False), dict(ent_coef=0.01)])
 def test_every_update_and_transform_trains(tmp_path, monkeypatch, flags):
     monkeypatch.chdir(tmp_path)
     result = rat.train(rat.Args(**TINY, **flags))
@@ -344,6 +344,22 @@ def test_log_std_init_sets_the_first_batchs_noise(tmp_path, monkeypatch):
     events.Reload()
     # σ after the first step: a step of KL ≤ 0.04 moves log σ of the one action dimension by at most 0.22 (0.25: a margin)
     assert abs(math.log(events.Scalars("policy/std")[0].value) + 1.0) < 0.25
+
+
+def test_npg_ppo_takes_the_npg_step_then_moves_further_by_the_clipped_surrogate(tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    monkeypatch.chdir(tmp_path)
+    logged = {}
+    for update in ("npg", "npg-ppo"):
+        result = rat.train(rat.Args(**dict(TINY, total_timesteps=128), update=update, exp_name=update))  # a run directory each
+        events = EventAccumulator(str(tmp_path / "runs" / result["run_name"]))
+        events.Reload()
+        logged[update] = {tag: events.Scalars(tag)[0].value for tag in events.Tags()["scalars"] if tag.startswith("policy/")}
+    # Same seed, same rollout, same critic: the natural step of npg-ppo is npg's, to the bit
+    assert logged["npg-ppo"]["policy/npg_kl"] == logged["npg"]["policy/kl"] > 0
+    assert logged["npg-ppo"]["policy/fisher_quad"] == logged["npg"]["policy/fisher_quad"]
+    # then PPO's epochs move the policy on, from where the natural step left it
+    assert "policy/clip_frac" in logged["npg-ppo"] and logged["npg-ppo"]["policy/kl"] != logged["npg-ppo"]["policy/npg_kl"]
 
 
 def test_annealed_target_kl_shrinks_linearly_and_bounds_every_step(tmp_path, monkeypatch):

@@ -201,6 +201,11 @@ METHODS = {
     # the 256-256 critic with δ 0.06, the best Hopper δ: the two changes that each raised Hopper's mean, together.
     # Hopper first
     "rat-critic256-kl0.06": ["rat_continuous_action.py", "--critic-hidden", "256", "--target-kl", "0.06"],
+    # the "full-batch natural step followed by clipped refinement": the default's natural step, then PPO's clipped
+    # surrogate with the plain A over the critic's 10 epochs of 64-sample mini-batches, ratios against the batch's
+    # policy (a slice of Ã is no natural gradient, RAT.md §3). The refinement pulls back samples the natural step moved
+    # against their advantage and adds little where the step already moved them past the clip. Hopper first
+    "rat-npg-ppo": ["rat_continuous_action.py", "--update", "npg-ppo"],
 }
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]
 SEEDS = [1, 2, 3]
