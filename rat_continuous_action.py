@@ -101,15 +101,15 @@ class Args:
     critic_hidden: int = 64
     """width of the critic's two hidden layers (the actor stays 64-64)"""
     learning_rate: float = 3e-4
-    """Adam learning rate of the critic (and of the actor with --update ppo), linearly annealed"""
+    """Adam learning rate of the critic (and of the actor with --update ppo or npg-ppo), linearly annealed"""
     anneal_lr: bool = True
     """if toggled, anneal the learning rates linearly to 0"""
     update_epochs: int = 10
-    """epochs over the batch for the critic (and the actor with --update ppo)"""
+    """epochs over the batch for the critic (and the actor with --update ppo or npg-ppo)"""
     num_minibatches: int = 32
     """number of mini-batches per epoch"""
     clip_coef: float = 0.2
-    """ppo: the surrogate clipping coefficient"""
+    """ppo and npg-ppo: the surrogate clipping coefficient"""
     max_grad_norm: float = 0.5
     """maximum norm of the Adam updates' gradients"""
 
