@@ -195,11 +195,13 @@ METHODS = {
     # a critic of 256-256 instead of 64-64 (the actor unchanged): the default's Hopper return still rose over its last
     # 200k steps on every seed, so learning speed limits it, and GAE's advantages are only as good as the critic.
     # The baselines' critics stay 64-64: a candidate kept would need them rerun with it. Hopper first
-    # Result: Hopper 2911 (3354, 3144, 2236; the default: 2353, 2582, 3412): ahead of the default on seeds 1-2, behind
-    # on seed 3, below δ 0.06's 3089
+    # Result: Hopper 2911 ± 594 (3354, 3144, 2236; the default: 2353, 2582, 3412): ahead of the default on seeds 1-2,
+    # behind on seed 3, below δ 0.06's 3089. Seed 1 elsewhere: Walker2d 4276 (the default: 5348), HalfCheetah 5943
+    # (7584), slower on both from the start. Stopped after seed 1 there
     "rat-critic256": ["rat_continuous_action.py", "--critic-hidden", "256"],
     # the 256-256 critic with δ 0.06, the best Hopper δ: the two changes that each raised Hopper's mean, together.
     # Hopper first
+    # Result: Hopper seed 1 2991, below each change alone on that seed (3354, 3135). Stopped
     "rat-critic256-kl0.06": ["rat_continuous_action.py", "--critic-hidden", "256", "--target-kl", "0.06"],
     # the issue's "full-batch natural step followed by clipped refinement": the default's natural step, then PPO's clipped
     # surrogate with the plain A over the critic's 10 epochs of 64-sample mini-batches, ratios against the batch's
