@@ -26,11 +26,6 @@ METHODS = {
     # than at σ 1 (PPO 2338 ± 271, NPG 1872 ± 422), on Walker2d too (PPO 3518 ± 284, NPG 3665 ± 837)
     "ppo-std0.37": ["ppo_baseline.py", "--log-std-init", "-1.0"],
     "npg-std0.37": ["trpo_baseline.py", "--no-line-search", "--log-std-init", "-1.0"],
-    # The baselines with a 256-256 critic (the actor unchanged), as the ablation's rat-critic256 has: whether a wider
-    # critic helps RAT more than it helps PPO, TRPO and NPG is what keeps the comparison one of policy steps. Hopper first
-    "ppo-critic256": ["ppo_baseline.py", "--critic-hidden", "256"],
-    "trpo-critic256": ["trpo_baseline.py", "--critic-hidden", "256"],
-    "npg-critic256": ["trpo_baseline.py", "--no-line-search", "--critic-hidden", "256"],
 }
 ENVS = ["Hopper-v5", "HalfCheetah-v5", "Walker2d-v5"]
 SEEDS = [1, 2, 3]
