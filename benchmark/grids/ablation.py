@@ -196,8 +196,8 @@ METHODS = {
     # 200k steps on every seed, so learning speed limits it, and GAE's advantages are only as good as the critic.
     # The baselines' critics stay 64-64: a candidate kept would need them rerun with it. Hopper first
     # Result: Hopper 2911 ± 594 (3354, 3144, 2236; the default: 2353, 2582, 3412): ahead of the default on seeds 1-2,
-    # behind on seed 3, below δ 0.06's 3089. Seed 1 elsewhere: Walker2d 4276 (the default: 5348), HalfCheetah 5943
-    # (7584), slower on both from the start. Stopped after seed 1 there
+    # behind on seed 3, below δ 0.06's 3089. Walker2d 4105 ± 430 (4276, 4424, 3615; the default: 5348, 3994, 4566),
+    # HalfCheetah 6413 ± 463 (5943, 6429, 6868; the default: 7584, 7135, 6515): 1.04 of the bar against 1.12. Dropped
     "rat-critic256": ["rat_continuous_action.py", "--critic-hidden", "256"],
     # the 256-256 critic with δ 0.06, the best Hopper δ: the two changes that each raised Hopper's mean, together.
     # Hopper first
