@@ -207,11 +207,11 @@ METHODS = {
     # surrogate with the plain A over the critic's 10 epochs of 64-sample mini-batches, ratios against the batch's
     # policy (a slice of Ã is no natural gradient, RAT.md §3). The refinement pulls back samples the natural step moved
     # against their advantage and adds little where the step already moved them past the clip. Hopper first
-    # Result: Hopper 2138 ± 1185 (2776, 2868, 770; the default: 2353, 2582, 3412); seed 3 never passed about 900, in
-    # episodes of about 250 steps. The refinement pulled the policy back: over the last 10% of the budget the whole
-    # move was a KL of 0.026-0.027 from the batch's policy against the natural step's 0.030 (policy/kl, policy/npg_kl),
-    # with a fifth of the samples clipped, and σ fell to 0.07-0.08 (the default: 0.12-0.14). Dropped, not run on
-    # Walker2d or HalfCheetah
+    # Result: Hopper 2138 ± 1185 (2776, 2868, 770; the default: 2353, 2582, 3412); seed 3's mean over 20 episodes never
+    # passed 1,131 (its log.txt), its last 20 episodes 251 steps long on average. The refinement pulled the policy
+    # back: over the last 10% of the budget the whole move was a KL of 0.026-0.027 from the batch's policy against the
+    # natural step's 0.030 (policy/kl, policy/npg_kl), with a fifth of the samples clipped, and σ fell to 0.07-0.08
+    # (the default: 0.12-0.14). Dropped, not run on Walker2d or HalfCheetah
     "rat-npg-ppo": ["rat_continuous_action.py", "--update", "npg-ppo"],
 }
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]
