@@ -15,8 +15,9 @@ the job's `runs/`, and writes to `{out_dir}/`:
 - table.md: per env and budget, mean ± std over seeds (sample std) of each method's final
   return, "(n)" the number of seeds; a second table for the deterministic evaluation.
 - {env}_{budget}.png: learning curves, return against environment steps and against wall-clock
-  minutes, one line per method (or per --plot-methods, where given): the mean over seeds of each run's trailing mean of 20 episodes,
-  interpolated onto a common grid spanning the range every seed covers; the band is ± one std over seeds.
+  minutes, one line per method (or per --plot-methods, where given): the mean over seeds of each
+  run's trailing mean of 20 episodes, interpolated onto a common grid spanning the range every seed
+  covers; the band is ± one std over seeds.
 
 Only finished jobs enter the table and the plots; the CSV lists the others too, marked.
 
