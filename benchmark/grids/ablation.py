@@ -222,6 +222,18 @@ METHODS = {
     # 20 episodes ran 527 steps on average. Walker2d and HalfCheetah were cancelled once seeds 1-2 left the bar out of
     # reach (seed 3 would have needed 4,013). Dropped
     "rat-critic128": ["rat_continuous_action.py", "--critic-hidden", "128"],
+    # --- queued in the session after rat-critic128: the Hopper candidates that moved the policy further per sample did
+    # best (δ 0.06: 3089 ± 289; rat-n4096: 3052 ± 310), and each seed still gains over its last 200k steps. Two ways to
+    # move further per sample, Hopper first ---
+    # two natural steps of δ 0.03, the second re-solved at the moved policy: the batch used twice, as PPO reuses it,
+    # with each step's quadratic model fitted where the step starts. rat-2-steps-kl0.02 (seeds 1-2: 2557, 3109) was
+    # ahead of the default (2353, 2582) on both seeds it ran; this moves about as far per batch as δ 0.06 in one step
+    "rat-2-steps-kl0.03": ["rat_continuous_action.py", "--npg-steps", "2", "--target-kl", "0.03"],
+    # γ 0.995 with δ 0.06: the two changes with the largest share of full 1,000-step Hopper episodes among the last 20
+    # (γ 0.995 with GAE λ 0.97: 100% and 75% on seeds 1-2; δ 0.06: 85%, 70%, 55%; the default: 35%, 25%, 85%).
+    # γ 0.995 trapped seed 3 standing still from the first 50k steps (twice, with GAE λ 0.97 and 0.95); whether
+    # larger steps leave that trap is measured here
+    "rat-gamma0.995-kl0.06": ["rat_continuous_action.py", "--gamma", "0.995", "--target-kl", "0.06"],
 }
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]
 SEEDS = [1, 2, 3]
