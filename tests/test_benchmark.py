@@ -139,6 +139,7 @@ def test_report_gives_means_over_seeds_of_the_last_20_episodes(tmp_path):
     write_run(work, "ppo", 1, [50.0 + i for i in range(30)])
     write_run(work, "ppo", 2, [9999.0] * 30, finished=False)  # still running: in the CSV, not in the table
     write_run(work, "rat-variant", 1, [5.0] * 30)  # another grid's method in the same work folder: left out
+    write_run(work, "rat", 3, [7.0] * 30)  # a seed of another grid (SEEDS = [1, 2] here): left out too
     grid = write_grid(tmp_path, tmp_path / "fake.py")
     report.main(report.Args(work_dir=str(work), out_dir=str(out), grid=str(grid), bar=True))
 
