@@ -78,6 +78,8 @@ class Args:
     """steps per environment per rollout (the batch is num_envs * num_steps)"""
     gamma: float = 0.99
     """discount factor γ"""
+    final_gamma: Optional[float] = None
+    """if set, γ rises linearly from --gamma to this over the run: the horizon 1/(1−γ) the advantages look ahead grows as the policy improves, meant to spare the early standing-still trap that γ 0.995 from the start fell into on Hopper (README's ablation); the reward scaler keeps --gamma. None: γ stays --gamma"""
     gae_lambda: float = 0.95
     """λ of generalized advantage estimation"""
 
@@ -656,6 +658,7 @@ def check_args(args: Args) -> None:
         (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be ≥ 1."),
         (batch_size < 2, "a batch needs at least 2 samples (--num-envs × --num-steps) to normalize its advantages."),
         (not (0 <= args.gamma <= 1 and 0 <= args.gae_lambda <= 1), f"--gamma and --gae-lambda must lie in [0, 1] (got {args.gamma}, {args.gae_lambda})."),
+        (args.final_gamma is not None and not 0 <= args.final_gamma <= 1, f"--final-gamma must lie in [0, 1] (got {args.final_gamma})."),
         (args.num_minibatches < 1 or batch_size % args.num_minibatches, f"the batch of {batch_size} samples (--num-envs × --num-steps) must divide into --num-minibatches {args.num_minibatches}."),
         (args.total_timesteps < batch_size, f"--total-timesteps {args.total_timesteps} is less than one batch of {batch_size} samples."),
         (args.eval_episodes < 1, "--eval-episodes must be ≥ 1."),
@@ -735,6 +738,7 @@ def train(args: Args) -> dict:
                 for optimizer in filter(None, (critic_optimizer, actor_optimizer)):
                     optimizer.param_groups[0]["lr"] = remaining * args.learning_rate
             target_kl = remaining * args.target_kl if args.anneal_target_kl else args.target_kl
+            gamma = args.gamma if args.final_gamma is None else args.final_gamma + remaining * (args.gamma - args.final_gamma)
 
             for step in range(args.num_steps):
                 global_step += args.num_envs
@@ -754,7 +758,7 @@ def train(args: Args) -> dict:
                 for i in np.flatnonzero(truncated & ~terminated):
                     final_obs = torch.as_tensor(info["final_obs"][i], device=device)[None]
                     with torch.no_grad():
-                        reward[i] += args.gamma * agent.value(agent.obs_normalizer(final_obs))[0]
+                        reward[i] += gamma * agent.value(agent.obs_normalizer(final_obs))[0]
                 rewards[step], dones[step] = reward, torch.as_tensor(terminated | truncated, dtype=torch.float32, device=device)
                 for i in np.flatnonzero(info.get("_episode", [])):
                     episode_returns.append(float(info["episode"]["r"][i]))
@@ -763,7 +767,7 @@ def train(args: Args) -> dict:
 
             update_start = time.time()
             with torch.no_grad():
-                advantages, returns = compute_gae(rewards, values, dones, agent.value(next_obs), args.gamma, args.gae_lambda)
+                advantages, returns = compute_gae(rewards, values, dones, agent.value(next_obs), gamma, args.gae_lambda)
             batch = dict(obs=obs.reshape(batch_size, obs_dim), actions=actions.reshape(batch_size, act_dim),
                          log_probs=log_probs.reshape(-1), returns=returns.reshape(-1))
             adv = advantages.reshape(-1)
@@ -798,6 +802,7 @@ def train(args: Args) -> dict:
             writer.add_scalar("charts/SPS", sps, global_step)
             writer.add_scalar("policy/std", agent.actor.log_std.exp().mean().item(), global_step)  # exploration noise σ, mean over action dimensions
             writer.add_scalar("charts/learning_rate", critic_optimizer.param_groups[0]["lr"], global_step)
+            writer.add_scalar("charts/gamma", gamma, global_step)
             writer.add_scalar("time/transform_seconds", transform_seconds, global_step)
             writer.add_scalar("time/update_seconds", update_seconds, global_step)
             if time.time() - last_print > 10 or iteration == num_iterations:

@@ -375,6 +375,20 @@ def test_annealed_target_kl_shrinks_linearly_and_bounds_every_step(tmp_path, mon
     assert all(event.value <= target for event, target in zip(events.Scalars("policy/kl"), targets))
 
 
+def test_final_gamma_rises_linearly_into_the_advantages(tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    monkeypatch.chdir(tmp_path)
+    gammas = []  # the γ each iteration's GAE ran with
+    real_gae = rat.compute_gae
+    monkeypatch.setattr(rat, "compute_gae", lambda *args: gammas.append(args[4]) or real_gae(*args))
+    result = rat.train(rat.Args(**dict(TINY, total_timesteps=512), gamma=0.99, final_gamma=1.0))
+    # four iterations: γ = 1 − 0.01 · (the share of the run still ahead), from --gamma towards --final-gamma
+    assert gammas == pytest.approx([0.99, 0.9925, 0.995, 0.9975])
+    events = EventAccumulator(str(tmp_path / "runs" / result["run_name"]))
+    events.Reload()
+    assert [event.value for event in events.Scalars("charts/gamma")] == pytest.approx(gammas)
+
+
 def test_deepmind_control_state_task_trains(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = rat.train(rat.Args(**dict(TINY, env_id="dm_control/cartpole-balance-v0")))
@@ -437,6 +451,7 @@ def test_videos_follow_the_body_and_render_without_multisampling(tmp_path):
     (["--num-minibatches", "7"], "must divide into --num-minibatches 7"),
     (["--num-steps", "1", "--num-minibatches", "1", "--total-timesteps", "1"], "at least 2 samples"),
     (["--gamma", "1.5"], "--gamma and --gae-lambda must lie in [0, 1]"),
+    (["--final-gamma", "1.5"], "--final-gamma must lie in [0, 1]"),
     (["--env-id", "ALE/Breakout-v5"], "run rat_atari_dmc_pixels.py"),
     (["--env-id", "CartPole-v1"], "needs continuous (Box) actions"),
     (["--env-id", "NoSuchTask-v0"], "unknown --env-id"),
