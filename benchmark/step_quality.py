@@ -107,7 +107,11 @@ def main(args: Args) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     checkpoint = rat.load_checkpoint(args.checkpoint)
-    env_id, gamma = checkpoint["env_id"], checkpoint["args"]["gamma"]
+    env_id, run_args = checkpoint["env_id"], checkpoint["args"]
+    gamma = run_args["gamma"]
+    if run_args.get("final_gamma") is not None:  # about the γ the run had reached at the checkpoint (--final-gamma)
+        remaining = 1 - checkpoint["global_step"] / run_args["total_timesteps"]
+        gamma = run_args["final_gamma"] + remaining * (gamma - run_args["final_gamma"])
     env = rat.make_env(env_id)()
     agent = rat.Agent(env.observation_space.shape[0], env.action_space.shape[0])
     agent.load_state_dict(checkpoint["agent"])
