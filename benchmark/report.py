@@ -52,7 +52,7 @@ class Args:
     out_dir: str = "benchmark/results"
     """where returns.csv, table.md and the PNGs go"""
     grid: Optional[str] = "benchmark/grids/mujoco.py"
-    """grid file whose methods (METHODS, in its order) and seeds (SEEDS) are reported, with its bar (BAR); none: every method found, alphabetical, no bar"""
+    """grid file whose methods (METHODS, in its order), envs (ENVS) and seeds (SEEDS) are reported, with its bar (BAR); none: every method found, alphabetical, no bar"""
     bar: bool = False
     """if toggled, add the grid file's BAR (RAT.md §6: 1.2 × the better baseline) as a column, on rows of the grid's budget"""
     filter: tuple[str, ...] = ()
@@ -268,8 +268,9 @@ def main(args: Args) -> None:
     job_dirs = sorted(path.parent for path in Path(args.work_dir).glob("*/job.json"))
     job_dirs = [d for d in job_dirs if not args.filter or any(fnmatch(d.name, f"*{p}*") for p in args.filter)]
     runs = [run for run in (read_run(d, args.last_episodes, args.scalars) for d in job_dirs) if run is not None]
-    if grid:  # runs of other grids that share the work folder stay out, other seeds of the same method too
-        runs = [run for run in runs if run["method"] in grid["METHODS"] and run["seed"] in grid["SEEDS"]]
+    if grid:  # runs of other grids that share the work folder stay out, other seeds and envs of the same method too
+        runs = [run for run in runs if run["method"] in grid["METHODS"] and run["seed"] in grid["SEEDS"]
+                and run["env_id"] in grid["ENVS"]]
     if not runs:
         sys.exit(f"error: no run with TensorBoard events under {args.work_dir}/; start one with benchmark/run_grid.py.")
     longest = {}  # env → its longest episode in any run: the time limit, where a run reached it

@@ -140,6 +140,7 @@ def test_report_gives_means_over_seeds_of_the_last_20_episodes(tmp_path):
     write_run(work, "ppo", 2, [9999.0] * 30, finished=False)  # still running: in the CSV, not in the table
     write_run(work, "rat-variant", 1, [5.0] * 30)  # another grid's method in the same work folder: left out
     write_run(work, "rat", 3, [7.0] * 30)  # a seed of another grid (SEEDS = [1, 2] here): left out too
+    write_run(work, "rat", 1, [7.0] * 30, env_id="Walker2d-v5")  # an env of another grid (ENVS = ["Hopper-v5"]): too
     grid = write_grid(tmp_path, tmp_path / "fake.py")
     report.main(report.Args(work_dir=str(work), out_dir=str(out), grid=str(grid), bar=True))
 
@@ -200,7 +201,8 @@ def test_report_ranks_methods_by_their_mean_fraction_of_the_bar(tmp_path):
     write_run(work, "rat", 1, [1000.0] * 20, env_id="Walker2d-v5")  # Walker2d: 1000 / 4000 = 0.25
     write_run(work, "ppo", 1, [3206.0] * 20)  # no Walker2d run: no figure
     grid = write_grid(tmp_path, tmp_path / "fake.py")
-    grid.write_text(grid.read_text().replace('BAR = {"Hopper-v5": 3206}', 'BAR = {"Hopper-v5": 3206, "Walker2d-v5": 4000}'))
+    grid.write_text(grid.read_text().replace('BAR = {"Hopper-v5": 3206}', 'BAR = {"Hopper-v5": 3206, "Walker2d-v5": 4000}')
+                    .replace('ENVS = ["Hopper-v5"]', 'ENVS = ["Hopper-v5", "Walker2d-v5"]'))
     report.main(report.Args(work_dir=str(work), out_dir=str(out), grid=str(grid), bar=True))
     table = (out / "table.md").read_text()
     assert "| return / bar, mean over the bar's envs | 1M | 0.50 | – | ≥ 1 |" in table  # (0.75 + 0.25) / 2
