@@ -27,7 +27,6 @@ Usage:  python benchmark/report.py --bar      (--bar adds RAT.md §6's bar, read
 import csv
 import json
 import os
-import runpy
 import sys
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -42,7 +41,7 @@ import numpy as np
 import tyro
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from run_grid import steps_label
+from run_grid import load_grid, steps_label
 
 
 @dataclass
@@ -262,7 +261,7 @@ def plot_env(env_id: str, steps: int, by_method: dict, methods: list[str], windo
 def main(args: Args) -> None:
     if args.grid and not os.path.isfile(args.grid):
         sys.exit(f"error: grid file {args.grid!r} does not exist; pass --grid None to report without one.")
-    grid = runpy.run_path(args.grid) if args.grid else {}
+    grid = load_grid(args.grid) if args.grid else {}  # one sentence if it lacks METHODS, ENVS, SEEDS or TOTAL_TIMESTEPS
     if args.bar and "BAR" not in grid:
         sys.exit(f"error: --bar needs a grid file that defines BAR; {args.grid!r} does not.")
     job_dirs = sorted(path.parent for path in Path(args.work_dir).glob("*/job.json"))

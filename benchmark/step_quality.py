@@ -109,7 +109,7 @@ def main(args: Args) -> None:
     checkpoint = rat.load_checkpoint(args.checkpoint)
     env_id, run_args = checkpoint["env_id"], checkpoint["args"]
     gamma = run_args["gamma"]
-    if run_args.get("final_gamma") is not None:  # about the γ the run had reached at the checkpoint (--final-gamma)
+    if run_args.get("final_gamma") is not None:  # the γ of the iteration after the checkpoint (--final-gamma)
         remaining = 1 - checkpoint["global_step"] / run_args["total_timesteps"]
         gamma = run_args["final_gamma"] + remaining * (gamma - run_args["final_gamma"])
     env = rat.make_env(env_id)()

@@ -158,6 +158,14 @@ def test_report_gives_means_over_seeds_of_the_last_20_episodes(tmp_path):
     assert (out / "Hopper-v5_1M.png").stat().st_size > 10_000
 
 
+def test_report_stops_with_one_sentence_on_a_grid_without_seeds(tmp_path):
+    write_run(tmp_path / "work", "rat", 1, [100.0] * 20)
+    grid = write_grid(tmp_path, tmp_path / "fake.py")
+    grid.write_text(grid.read_text().replace("SEEDS = [1, 2]", ""))
+    with pytest.raises(SystemExit, match="does not define SEEDS"):
+        report.main(report.Args(work_dir=str(tmp_path / "work"), out_dir=str(tmp_path / "results"), grid=str(grid)))
+
+
 def test_report_splits_the_last_episodes_into_full_ones_and_falls(tmp_path):
     work, out = tmp_path / "work", tmp_path / "results"
     # 25 episodes; of the last 20, 15 reach the env's longest length in any run (1000, the time limit) and return 3000,

@@ -229,7 +229,7 @@ METHODS = {
     # with each step's quadratic model fitted where the step starts. rat-2-steps-kl0.02 (seeds 1-2: 2557, 3109) was
     # ahead of the default (2353, 2582) on both seeds it ran; this aims at moving as far per batch as δ 0.06 in one
     # step
-    # Result: Hopper seeds 1-2 3255 and 2688 (the default: 2353, 2582); seed 3 would have needed 3,675 for the mean to
+    # Result: Hopper seeds 1-2 3255 and 2688 (the default: 2353, 2582); seed 3 would have needed 3,676 for the mean to
     # reach the bar, above the mean of the full 1,000-step episodes of every default seed (3,296-3,530). Stopped during
     # seed 3. Over the last 10% of the budget the two steps moved the policy a KL of 0.068 per batch (δ 0.06: 0.046)
     # and σ ended at 0.24 (the default: 0.13)
