@@ -91,7 +91,9 @@ class Args:
     npg_steps: int = 1
     """npg: natural steps per batch; each after the first re-solves Ã at the moved policy for the importance-weighted advantages ρA and takes another step of KL δ, so the policy may end about K²δ from the batch's (in the README's ablation 2 steps helped on Hopper and Walker2d but held HalfCheetah near 1,600)"""
     anneal_target_kl: bool = False
-    """npg: if toggled, shrink δ linearly to 0 over the run, as --anneal-lr does the learning rates"""
+    """npg: if toggled, shrink δ linearly to 0 over the run, as --anneal-lr does the learning rates (the same as --final-target-kl 0)"""
+    final_target_kl: Optional[float] = None
+    """npg: if set, δ moves linearly from --target-kl to this over the run: large early steps while the policy is far from good, small late ones while it is refined. None: δ stays --target-kl"""
     line_search: bool = True
     """npg: try the full step and up to 9 shrinks of it until the true KL from the step's starting policy ≤ δ and the surrogate improves"""
     line_search_factor: float = 0.8
@@ -658,6 +660,8 @@ def check_args(args: Args) -> None:
         (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be ≥ 1."),
         (batch_size < 2, "a batch needs at least 2 samples (--num-envs × --num-steps) to normalize its advantages."),
         (not (0 <= args.gamma <= 1 and 0 <= args.gae_lambda <= 1), f"--gamma and --gae-lambda must lie in [0, 1] (got {args.gamma}, {args.gae_lambda})."),
+        (args.final_target_kl is not None and not args.final_target_kl >= 0, f"--final-target-kl must be ≥ 0 (got {args.final_target_kl})."),
+        (args.final_target_kl is not None and args.anneal_target_kl, "--anneal-target-kl and --final-target-kl both set where δ ends; give one."),
         (args.final_gamma is not None and not 0 <= args.final_gamma <= 1, f"--final-gamma must lie in [0, 1] (got {args.final_gamma})."),
         (args.num_minibatches < 1 or batch_size % args.num_minibatches, f"the batch of {batch_size} samples (--num-envs × --num-steps) must divide into --num-minibatches {args.num_minibatches}."),
         (args.total_timesteps < batch_size, f"--total-timesteps {args.total_timesteps} is less than one batch of {batch_size} samples."),
@@ -737,7 +741,8 @@ def train(args: Args) -> dict:
             if args.anneal_lr:
                 for optimizer in filter(None, (critic_optimizer, actor_optimizer)):
                     optimizer.param_groups[0]["lr"] = remaining * args.learning_rate
-            target_kl = remaining * args.target_kl if args.anneal_target_kl else args.target_kl
+            final_target_kl = 0.0 if args.anneal_target_kl else args.final_target_kl
+            target_kl = args.target_kl if final_target_kl is None else final_target_kl + remaining * (args.target_kl - final_target_kl)
             gamma = args.gamma if args.final_gamma is None else args.final_gamma + remaining * (args.gamma - args.final_gamma)
 
             for step in range(args.num_steps):

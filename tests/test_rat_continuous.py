@@ -375,6 +375,18 @@ def test_annealed_target_kl_shrinks_linearly_and_bounds_every_step(tmp_path, mon
     assert all(event.value <= target for event, target in zip(events.Scalars("policy/kl"), targets))
 
 
+def test_final_target_kl_moves_delta_linearly_to_it(tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    monkeypatch.chdir(tmp_path)
+    result = rat.train(rat.Args(**dict(TINY, total_timesteps=512), target_kl=0.06, final_target_kl=0.02, npg_steps=1))
+    events = EventAccumulator(str(tmp_path / "runs" / result["run_name"]))
+    events.Reload()
+    # four iterations: δ = 0.02 + 0.04 · (the share of the run still ahead)
+    targets = [event.value for event in events.Scalars("policy/target_kl")]
+    assert targets == pytest.approx([0.06, 0.05, 0.04, 0.03])
+    assert all(event.value <= target for event, target in zip(events.Scalars("policy/kl"), targets))
+
+
 def test_final_gamma_rises_linearly_into_the_advantages(tmp_path, monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     monkeypatch.chdir(tmp_path)
@@ -452,6 +464,8 @@ def test_videos_follow_the_body_and_render_without_multisampling(tmp_path):
     (["--num-steps", "1", "--num-minibatches", "1", "--total-timesteps", "1"], "at least 2 samples"),
     (["--gamma", "1.5"], "--gamma and --gae-lambda must lie in [0, 1]"),
     (["--final-gamma", "1.5"], "--final-gamma must lie in [0, 1]"),
+    (["--final-target-kl", "-0.01"], "--final-target-kl must be ≥ 0"),
+    (["--final-target-kl", "0.01", "--anneal-target-kl"], "give one"),
     (["--env-id", "ALE/Breakout-v5"], "run rat_atari_dmc_pixels.py"),
     (["--env-id", "CartPole-v1"], "needs continuous (Box) actions"),
     (["--env-id", "NoSuchTask-v0"], "unknown --env-id"),
