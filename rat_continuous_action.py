@@ -94,6 +94,8 @@ class Args:
     """npg: if toggled, shrink δ linearly to 0 over the run, as --anneal-lr does the learning rates (the same as --final-target-kl 0)"""
     final_target_kl: Optional[float] = None
     """npg: if set, δ moves linearly from --target-kl to this over the run: large early steps while the policy is far from good, small late ones while it is refined. None: δ stays --target-kl"""
+    max_kl_factor: Optional[float] = None
+    """npg: if set, the line search also shrinks the step until no state of the batch moves by a KL above this × δ. δ bounds the mean over states, which lets a step move rarely visited states, such as an episode's first steps, far more: one step at δ 0.04 from a Hopper policy moved the batch's most-moved state 20-36× the mean (benchmark/step_quality.py; policy/max_kl logs it). None: the mean alone"""
     line_search: bool = True
     """npg: try the full step and up to 9 shrinks of it until the true KL from the step's starting policy ≤ δ and the surrogate improves"""
     line_search_factor: float = 0.8
@@ -456,12 +458,13 @@ def transform_advantages(actor: Actor, obs: torch.Tensor, actions: torch.Tensor,
     return transformed
 
 
-def npg_step(actor: Actor, obs, actions, advantages, transformed_adv, target_kl: float, line_search: bool, shrink: float = 0.8) -> dict:
+def npg_step(actor: Actor, obs, actions, advantages, transformed_adv, target_kl: float, line_search: bool, shrink: float = 0.8,
+             max_kl_factor: Optional[float] = None) -> dict:
     """Natural-gradient step θ ← θ + η ĝ with ĝ = ∇θ mean(Ã · log πθ) = (F + λI)⁻¹ g (direct backpropagation).
 
     η = sqrt(2δ / ĝᵀFĝ), the Fisher quadratic ĝᵀFĝ = ‖Sĝ‖²/N taken exactly by one Jacobian-vector product.
-    With the line search, η shrinks by `shrink` until the true mean KL ≤ δ and the surrogate mean(ratio · A) improves;
-    if no step passes, the old parameters are put back."""
+    With the line search, η shrinks by `shrink` until the true mean KL ≤ δ and the surrogate mean(ratio · A) improves
+    (and, with max_kl_factor f, no state's KL exceeds f·δ); if no step passes, the old parameters are put back."""
     params = list(actor.parameters())
     mean, log_std = actor(obs)  # one forward at θ_old serves the gradient and the line search's reference
     log_prob = gaussian_log_prob(mean, log_std, actions)
@@ -479,12 +482,14 @@ def npg_step(actor: Actor, obs, actions, advantages, transformed_adv, target_kl:
         vector_to_parameters(old_params + fraction * step_size * flat_direction, params)
         with torch.no_grad():
             mean, log_std = actor(obs)
-            kl = gaussian_kl(old_mean, old_log_std, mean, log_std).mean().item()
+            state_kl = gaussian_kl(old_mean, old_log_std, mean, log_std)
+            kl = state_kl.mean().item()
             improvement = ((gaussian_log_prob(mean, log_std, actions) - old_log_prob).exp() * advantages).mean().item() - advantages.mean().item()
-        if not line_search or (kl <= target_kl and improvement > 0):
-            return dict(stats, kl=kl, improvement=improvement, step_size=fraction * step_size.item(), accepted=1.0, backtracks=backtrack)
+        within_max = max_kl_factor is None or state_kl.max().item() <= max_kl_factor * target_kl
+        if not line_search or (kl <= target_kl and within_max and improvement > 0):
+            return dict(stats, kl=kl, max_kl=state_kl.max().item(), improvement=improvement, step_size=fraction * step_size.item(), accepted=1.0, backtracks=backtrack)
     vector_to_parameters(old_params, params)
-    return dict(stats, kl=0.0, improvement=0.0, step_size=0.0, backtracks=10)
+    return dict(stats, kl=0.0, max_kl=0.0, improvement=0.0, step_size=0.0, backtracks=10)
 
 
 def natural_steps(actor: Actor, obs, actions, old_log_probs, advantages, transformed_adv, target_kl: float, args: Args) -> dict:
@@ -505,7 +510,7 @@ def natural_steps(actor: Actor, obs, actions, old_log_probs, advantages, transfo
                 rhs = (gaussian_log_prob(*actor(obs), actions) - old_log_probs).exp() * advantages  # ρA, (N,)
             transformed_adv = transform_advantages(actor, obs, actions, rhs, args)
             resolve_seconds += time.time() - started
-        stats = npg_step(actor, obs, actions, rhs, transformed_adv, target_kl, args.line_search, args.line_search_factor)
+        stats = npg_step(actor, obs, actions, rhs, transformed_adv, target_kl, args.line_search, args.line_search_factor, args.max_kl_factor)
         if args.transform != "none":  # S ĝ = rhs − λÃ exactly when Ã solves the system
             stats["relative_residual"] = ((rhs - stats["scores_direction"] - args.rat_lambda * transformed_adv).norm() / rhs.norm().clamp_min(1e-12)).item()
         del stats["scores_direction"]
@@ -515,9 +520,9 @@ def natural_steps(actor: Actor, obs, actions, old_log_probs, advantages, transfo
         steps_taken += 1
     with torch.no_grad():
         mean, log_std = actor(obs)
-        kl = gaussian_kl(old_mean, old_log_std, mean, log_std).mean().item()
+        state_kl = gaussian_kl(old_mean, old_log_std, mean, log_std)
         improvement = ((gaussian_log_prob(mean, log_std, actions) - old_log_probs).exp() * advantages).mean().item() - advantages.mean().item()
-    return dict(first_step, kl=kl, improvement=improvement, steps_taken=steps_taken, target_kl=target_kl, resolve_seconds=resolve_seconds)
+    return dict(first_step, kl=state_kl.mean().item(), max_kl=state_kl.max().item(), improvement=improvement, steps_taken=steps_taken, target_kl=target_kl, resolve_seconds=resolve_seconds)
 
 
 def minibatch_updates(agent: Agent, critic_optimizer, actor_optimizer, batch: dict, args: Args) -> dict:
@@ -662,6 +667,7 @@ def check_args(args: Args) -> None:
         (not (0 <= args.gamma <= 1 and 0 <= args.gae_lambda <= 1), f"--gamma and --gae-lambda must lie in [0, 1] (got {args.gamma}, {args.gae_lambda})."),
         (args.final_target_kl is not None and not args.final_target_kl >= 0, f"--final-target-kl must be ≥ 0 (got {args.final_target_kl})."),
         (args.final_target_kl is not None and args.anneal_target_kl, "--anneal-target-kl and --final-target-kl both set where δ ends; give one."),
+        (args.max_kl_factor is not None and not args.max_kl_factor >= 1, f"--max-kl-factor must be ≥ 1 (got {args.max_kl_factor}): below 1 it would bound the mean KL under δ."),
         (args.final_gamma is not None and not 0 <= args.final_gamma <= 1, f"--final-gamma must lie in [0, 1] (got {args.final_gamma})."),
         (args.num_minibatches < 1 or batch_size % args.num_minibatches, f"the batch of {batch_size} samples (--num-envs × --num-steps) must divide into --num-minibatches {args.num_minibatches}."),
         (args.total_timesteps < batch_size, f"--total-timesteps {args.total_timesteps} is less than one batch of {batch_size} samples."),

@@ -16,7 +16,8 @@ training batch, then measures on the same step:
   held-out    mean(ρA) − mean(A) over all held-out batches (fresh samples of the same policy)
   vs first    held-out gain minus the first candidate's from the same training batch: mean ± standard
               error over the training batches (the held-out samples are shared, so most of their noise cancels)
-  kl          KL of the accepted step on the training batch
+  kl          KL of the accepted step on the training batch (the mean over its states)
+  max KL / KL the KL of the state the step moved most, as a multiple of that mean
 
 Usage:
     python benchmark/step_quality.py --checkpoint benchmark/work/rat-2-steps__Walker2d-v5__s2__1M/runs/*/checkpoint.pt
@@ -130,18 +131,19 @@ def main(args: Args) -> None:
             transformed_adv = rat.transform_advantages(agent.actor, obs, actions, advantages, step_args)
             actor = copy.deepcopy(agent.actor)
             stats = rat.npg_step(actor, obs, actions, advantages, transformed_adv, args.target_kl, line_search=True)
-            results[name].append((stats["improvement"], surrogate_gain(agent.actor, actor, heldout), stats["kl"]))
+            results[name].append((stats["improvement"], surrogate_gain(agent.actor, actor, heldout), stats["kl"], stats["max_kl"]))
 
     reference = np.array(results[candidates[0][0]])[:, 1]
     lines = [f"\n{env_id}, step {checkpoint['global_step']} of `{args.checkpoint}`; {args.train_batches} training and "
              f"{args.heldout_batches} held-out batches of {args.batch_size}, δ = {args.target_kl}, log σ = "
              f"{[round(x, 2) for x in agent.actor.log_std.tolist()]}\n",
-             "| step | in-sample gain | held-out gain | held-out vs first (± s.e.) | KL |", "|---|---|---|---|---|"]
+             "| step | in-sample gain | held-out gain | held-out vs first (± s.e.) | KL | max KL / KL |", "|---|---|---|---|---|---|"]
     for name, rows in results.items():
         rows = np.array(rows)
         difference = rows[:, 1] - reference
         lines.append(f"| {name} | {rows[:, 0].mean():.4f} | {rows[:, 1].mean():.5f} | "
-                     f"{difference.mean():+.5f} ± {difference.std(ddof=1) / np.sqrt(len(difference)):.5f} | {rows[:, 2].mean():.4f} |")
+                     f"{difference.mean():+.5f} ± {difference.std(ddof=1) / np.sqrt(len(difference)):.5f} | {rows[:, 2].mean():.4f} | "
+                     f"{np.mean(rows[:, 3] / np.maximum(rows[:, 2], 1e-12)):.1f} |")
     print("\n".join(lines))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     if not Path(args.out).exists():

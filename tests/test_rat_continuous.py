@@ -200,6 +200,28 @@ def test_npg_step_takes_the_target_kl_and_reports_the_exact_residual(batch):
             p.copy_(p0)
 
 
+def test_max_kl_factor_bounds_the_most_moved_state(batch):
+    actor, obs, actions, adv, scores = batch
+    before = [p.detach().clone() for p in actor.parameters()]
+    transformed = rat.dense_transform(scores, adv, 0.1)
+    with torch.no_grad():
+        old_mean, old_log_std = (t.clone() for t in actor(obs))
+    free = rat.npg_step(actor, obs, actions, adv, transformed, target_kl=0.01, line_search=True)
+    with torch.no_grad():
+        mean, log_std = (t.clone() for t in actor(obs))
+        for p, p0 in zip(actor.parameters(), before):
+            p.copy_(p0)
+    # the reported max_kl is the largest per-state KL of the accepted step, above its mean
+    assert free["max_kl"] == pytest.approx(rat.gaussian_kl(old_mean, old_log_std, mean, log_std).max().item())
+    assert free["max_kl"] > free["kl"]
+    factor = 0.5 * free["max_kl"] / 0.01  # a bound the free step breaks
+    bounded = rat.npg_step(actor, obs, actions, adv, transformed, target_kl=0.01, line_search=True, max_kl_factor=factor)
+    assert bounded["accepted"] == 1.0 and bounded["max_kl"] <= factor * 0.01 and bounded["backtracks"] > free["backtracks"]
+    with torch.no_grad():
+        for p, p0 in zip(actor.parameters(), before):
+            p.copy_(p0)
+
+
 def test_npg_step_without_line_search_lands_near_the_target_kl(batch):
     actor, obs, actions, adv, scores = batch
     before = [p.detach().clone() for p in actor.parameters()]
@@ -385,6 +407,8 @@ def test_final_target_kl_moves_delta_linearly_to_it(tmp_path, monkeypatch):
     targets = [event.value for event in events.Scalars("policy/target_kl")]
     assert targets == pytest.approx([0.06, 0.05, 0.04, 0.03])
     assert all(event.value <= target for event, target in zip(events.Scalars("policy/kl"), targets))
+    # the most-moved state's KL is logged beside the mean
+    assert all(most.value >= mean.value for most, mean in zip(events.Scalars("policy/max_kl"), events.Scalars("policy/kl")))
 
 
 def test_final_gamma_rises_linearly_into_the_advantages(tmp_path, monkeypatch):
@@ -466,6 +490,7 @@ def test_videos_follow_the_body_and_render_without_multisampling(tmp_path):
     (["--final-gamma", "1.5"], "--final-gamma must lie in [0, 1]"),
     (["--final-target-kl", "-0.01"], "--final-target-kl must be ≥ 0"),
     (["--final-target-kl", "0.01", "--anneal-target-kl"], "give one"),
+    (["--max-kl-factor", "0.5"], "--max-kl-factor must be ≥ 1"),
     (["--env-id", "ALE/Breakout-v5"], "run rat_atari_dmc_pixels.py"),
     (["--env-id", "CartPole-v1"], "needs continuous (Box) actions"),
     (["--env-id", "NoSuchTask-v0"], "unknown --env-id"),

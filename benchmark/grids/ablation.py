@@ -261,21 +261,32 @@ METHODS = {
     # batches late in the run. Large steps while the policy is far from good, small ones while it is refined, as
     # --anneal-lr does for the critic; Hopper first
     # Result: Hopper seeds 1-2 2768 and 1310 (the default: 2353, 2582). Seed 2 fell from 1,912 per episode over
-    # 100k-200k to episodes of about 330 steps returning 1,300-1,450 from 300k on, where δ was still above 0.05;
+    # 100k-200k to 1,310-1,710 per 100k steps from 200k on (episodes of 330-510 steps on average);
     # seed 3 would have needed 5,540 for the mean to reach the bar. Stopped after two seeds
     "rat-kl0.06-to-0.02": ["rat_continuous_action.py", "--target-kl", "0.06", "--final-target-kl", "0.02"],
     # the reverse, δ rising linearly from 0.04 to 0.08: δ falling to 0.02 lost Hopper seed 2 and δ 0.02 throughout
     # ended at 2531, while every default Hopper seed still gains over the last 100k steps and δ 0.06 and 0.08
     # throughout (3089, 2995) ended above δ 0.04 (2782) there. Small steps early, where HalfCheetah did best at
     # δ 0.04, large ones late; Hopper first
-    # Result: Hopper seeds 1-2 137 and 2144 (the default: 2353, 2582). Seed 1 returned about 3,390 per episode up to
-    # 995k steps, then every episode fell after about 68 steps (return about 137), which the last 20 all were; its
-    # deterministic final policy returns 3383. Seed 2 held near 2,000 from 300k on. Stopped after two seeds
+    # Result: Hopper seeds 1-2 137 and 2144 (the default: 2353, 2582). Seed 1's episodes ran the full 1,000 steps (about
+    # 3,390 each) from 988k to 995k; from then all but one fell after 67-70 steps (returning about 137), the last 20
+    # among them, while its deterministic final policy returns 3383. Seed 2 returned 1,800-2,600 per 100k steps
+    # from 200k on. Stopped after two seeds
     "rat-kl0.04-to-0.08": ["rat_continuous_action.py", "--final-target-kl", "0.08"],
     # γ rising from 0.99 to 0.993 instead of 0.995: the follow-up the six-seed grid left. 0.995 lifted Hopper's seeds
     # 1-3 (3319) and cost Walker2d 330 (4306); a smaller rise may keep part of the first and less of the second.
     # Hopper first
+    # Result: Hopper seeds 1-2 3536 and 195 (the default: 2353, 2582). Seed 2 returned 3,300-3,620 per 8k steps
+    # from 880k to 968k; from 976k its episodes fell ever sooner, the last 123 (from 992k) after 58 steps on
+    # average, and its final policy evaluates at 376. Seed 3 would have needed 5,887: stopped
     "rat-final-gamma0.993": ["rat_continuous_action.py", "--final-gamma", "0.993"],
+    # δ 0.06 with no state moved by a KL above 10δ (--max-kl-factor 10). Hopper runs that ended far below their
+    # peak (rat-kl0.04-to-0.08 seed 1, rat-final-gamma0.993 seed 2) and some that recovered (rat-const-lr seed 2
+    # at 800k, rat-kl0.05 seed 1 at 780k) went through spells where most episodes fell within 100 steps. δ bounds
+    # the KL's mean over the batch's states; one step at δ 0.04 from rat-final-gamma0.993's seed-1 policy moved
+    # its most-moved state 20-36× the mean (benchmark/step_quality.py's max KL / KL). A bound per state keeps a step
+    # from moving the rarely visited states the most; Hopper first
+    "rat-kl0.06-maxkl10": ["rat_continuous_action.py", "--target-kl", "0.06", "--max-kl-factor", "10"],
 }
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]
 SEEDS = [1, 2, 3]
