@@ -95,7 +95,7 @@ class Args:
     final_target_kl: Optional[float] = None
     """npg: if set, δ moves linearly from --target-kl to this over the run: large early steps while the policy is far from good, small late ones while it is refined. None: δ stays --target-kl"""
     max_kl_factor: Optional[float] = None
-    """npg: if set, the line search also shrinks the step until no state of the batch moves by a KL above this × δ. δ bounds the mean over states, which lets a step move rarely visited states, such as an episode's first steps, far more: one step at δ 0.04 from a Hopper policy moved the batch's most-moved state 20-36× the mean (benchmark/step_quality.py; policy/max_kl logs it). None: the mean alone"""
+    """npg: if set, the line search also shrinks the step until no state of the batch moves by a KL above this × δ. δ bounds the mean over states, which lets a step move rarely visited states, such as an episode's first steps, far more: one step at δ 0.04 from a Hopper policy moved its batch's most-moved state 27× the mean, a vanilla-gradient step 4× (benchmark/step_quality.py; policy/max_kl logs it). None: the mean alone"""
     line_search: bool = True
     """npg: try the full step and up to 9 shrinks of it until the true KL from the step's starting policy ≤ δ and the surrogate improves"""
     line_search_factor: float = 0.8
