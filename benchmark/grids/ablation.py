@@ -289,10 +289,11 @@ METHODS = {
     # 8 batches: the natural step fits each sample's advantage, rarely visited states included). A bound per state
     # keeps a step from moving the rarely visited states the most; Hopper first
     # Result: Hopper 2837 ± 114 (2867, 2932, 2711; the default: 2353, 2582, 3412; δ 0.06 alone: 3135, 3352, 2779).
-    # The bound held the mean KL to 0.020 (δ 0.06 alone: 0.047) at 3.1 backtracks per step; no seed collapsed and
-    # each still gained over its last 100k steps, but none reached 3,100, and 55-75% of the last 20 episodes ran full
+    # The bound held the mean KL to 0.020-0.024 (δ 0.06 alone: 0.046-0.047) at 2.5-3.1 backtracks per step (δ 0.06
+    # alone: 0.65-0.68); no seed collapsed and each still gained over its last 100k steps, but none reached 3,100,
+    # and 55-75% of the last 20 episodes ran full
     "rat-kl0.06-maxkl10": ["rat_continuous_action.py", "--target-kl", "0.06", "--max-kl-factor", "10"],
-    # γ rising to 0.993 with the per-state cap that kept rat-kl0.06-maxkl10's seeds from collapsing: 0.6, here 15δ at
+    # γ rising to 0.993 with rat-kl0.06-maxkl10's per-state cap (none of its seeds collapsed): 0.6, here 15δ at
     # δ 0.04. γ 0.993 alone returned 3536 and 3455 on Hopper seeds 1 and 3 and lost seed 2 to a collapse in its
     # last 25k steps; the cap binds only on steps that move some state more than 15× the mean. Hopper first
     "rat-final-gamma0.993-maxkl15": ["rat_continuous_action.py", "--final-gamma", "0.993", "--max-kl-factor", "15"],
