@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from torch.utils.tensorboard import SummaryWriter
 
@@ -20,6 +21,7 @@ sys.path[:0] = [str(BENCHMARK), str(BENCHMARK.parent)]
 
 import report  # noqa: E402
 import run_grid  # noqa: E402
+import windows  # noqa: E402
 
 FAKE_SCRIPT = """
 import os, sys
@@ -307,6 +309,24 @@ def test_report_tabulates_a_scalar_over_the_first_and_last_tenth_of_the_budget(t
     text = (out / "scalars.md").read_text()
     assert "| Hopper-v5 | 1M | policy/relative_residual | 0.11 → 1.5 (2) |" in text
     assert "| Hopper-v5 | 1M | policy/not_logged | – |" in text
+
+
+def test_windows_tabulates_returns_lengths_and_falls_per_window(tmp_path, capsys):
+    work = tmp_path / "work"
+    # write_run ends episode i at step 1000·(i+1): window (0, 3000] holds episodes 0-2, (3000, 6000] episodes 3-5
+    returns = [10.0, 20.0, 30.0, 400.0, 500.0, 600.0]
+    lengths = [50.0, 60.0, 1000.0, 1000.0, 1000.0, 99.0]
+    write_run(work, "rat", 1, returns, lengths=lengths)
+    write_run(work, "ppo", 1, [1.0] * 6)  # not matched by the pattern
+    windows.main(windows.Args(jobs=("rat__*",), work_dir=str(work), window=3000))
+    text = capsys.readouterr().out
+    assert "rat__Hopper-v5__s1__1M (finished; last 20 episodes 260)" in text and "ppo" not in text
+    assert "| 0–3,000 | 3 | 20 | 10 | 30 | 370 | 2 |" in text  # two episodes shorter than 100 steps
+    assert "| 3,000–6,000 | 3 | 500 | 400 | 600 | 700 | 1 |" in text
+    rows = windows.window_rows(np.array([1000, 2000]), np.array([5.0, 7.0]), np.array([]), 0, 4000, 2000, 100)
+    assert [row["episodes"] for row in rows] == [2, 0] and np.isnan(rows[0]["length"]) and np.isnan(rows[1]["mean"])
+    with pytest.raises(SystemExit, match="No job under"):
+        windows.main(windows.Args(jobs=("trpo__*",), work_dir=str(work)))
 
 
 @pytest.mark.parametrize("flags, message", [(["--lambdas", "0"], "--lambdas needs"), (["--train-batches", "1"], "--train-batches must be")])
