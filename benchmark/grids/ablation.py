@@ -290,9 +290,9 @@ METHODS = {
     # 8 batches: the natural step fits each sample's advantage, rarely visited states included). A bound per state
     # keeps a step from moving the rarely visited states the most; Hopper first
     # Result: Hopper 2837 ± 114 (2867, 2932, 2711; the default: 2353, 2582, 3412; δ 0.06 alone: 3135, 3352, 2779).
-    # The bound held the mean KL to 0.020-0.024 (δ 0.06 alone: 0.046-0.047) at 2.5-3.1 backtracks per step (δ 0.06
-    # alone: 0.65-0.68); no seed collapsed and each still gained over its last 100k steps, but none reached 3,100,
-    # and 55-75% of the last 20 episodes ran full
+    # The bound held the mean KL to 0.015 over the last 10% of the budget (δ 0.06 alone: 0.046) at 3.6 backtracks per
+    # step (δ 0.06 alone: 0.75; results/ablation/scalars.md); no seed collapsed, seeds 1 and 3 still gained over their
+    # last 100k steps and seed 2 fell back (benchmark/windows.py), and 55-75% of the last 20 episodes ran full
     "rat-kl0.06-maxkl10": ["rat_continuous_action.py", "--target-kl", "0.06", "--max-kl-factor", "10"],
     # γ rising to 0.993 with rat-kl0.06-maxkl10's per-state cap (none of its seeds collapsed): 0.6, here 15δ at
     # δ 0.04. γ 0.993 alone returned 3536 and 3455 on Hopper seeds 1 and 3 and lost seed 2 to a collapse in its
