@@ -324,6 +324,7 @@ METHODS = {
     # loss looks like a slower gait, which more KL per step may buy back: δ 0.06 alone kept Walker2d (4547) and lifted
     # Hopper (3089). Hopper and Walker2d first, seed by seed; δ 0.08 beside it tells whether more step keeps paying
     "rat-kl0.06-final-gamma0.995": ["rat_continuous_action.py", "--target-kl", "0.06", "--final-gamma", "0.995"],
+    # rat-kl0.06-final-gamma0.995 on HalfCheetah too, since it reached the Hopper bar.
     # Stopped after Walker2d seed 1: 3501 (δ 0.06 with the same γ 4437, γ's rise alone 4393, the default 5348), its
     # slot given to Walker2d seeds 4-6 of the default and of rat-final-gamma0.993-maxkl15 (benchmark/grids/walker_seeds.py)
     "rat-kl0.08-final-gamma0.995": ["rat_continuous_action.py", "--target-kl", "0.08", "--final-gamma", "0.995"],
