@@ -319,12 +319,13 @@ METHODS = {
     # (6244, 5205, 5813): 1.05 of the bar, not adopted
     "rat-final-gamma0.993-maxkl25": ["rat_continuous_action.py", "--final-gamma", "0.993", "--max-kl-factor", "25"],
     # γ rising to 0.995 with a larger step. rat-final-gamma0.995 lifted Hopper above the bar (3319) and cost Walker2d
-    # (4306 against 4566-5348); its Walker2d runs walked slower, not shorter (best episodes 4624-4670 over the last
-    # 200k steps against the default's 5050-6939, mean lengths 853-907 against 824-850; benchmark/windows.py), so the
+    # (4306 against the default's 4636); its Walker2d runs walked slower, not shorter (best episodes 4386-4670 over the last
+    # 200k steps against the default's 4977-6939, mean lengths 871-926 against 841-888; benchmark/windows.py), so the
     # loss looks like a slower gait, which more KL per step may buy back: δ 0.06 alone kept Walker2d (4547) and lifted
     # Hopper (3089). Hopper and Walker2d first, seed by seed; δ 0.08 beside it tells whether more step keeps paying
+    # Result: Hopper 3211 ± 254 (3083, 3503, 3046), 5 above the bar; Walker2d 4138 ± 359 (4437, 3740, 4237), below it and
+    # below γ's rise alone (4306): the larger step did not buy the gait back. HalfCheetah run since it holds Hopper's bar
     "rat-kl0.06-final-gamma0.995": ["rat_continuous_action.py", "--target-kl", "0.06", "--final-gamma", "0.995"],
-    # rat-kl0.06-final-gamma0.995 on HalfCheetah too, since it reached the Hopper bar.
     # Stopped after Walker2d seed 1: 3501 (δ 0.06 with the same γ 4437, γ's rise alone 4393, the default 5348), its
     # slot given to Walker2d seeds 4-6 of the default and of rat-final-gamma0.993-maxkl15 (benchmark/grids/walker_seeds.py)
     "rat-kl0.08-final-gamma0.995": ["rat_continuous_action.py", "--target-kl", "0.08", "--final-gamma", "0.995"],
